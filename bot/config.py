@@ -1,0 +1,124 @@
+"""All settings, read once from the environment and ``.env``; the only module that reads either.
+
+Names are the contract's (docs: README "Settings"). A bad value stops the program with one line
+naming the setting; nothing below this module looks at ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import SettingsError
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_days(spec: str) -> frozenset[int]:
+    """``mon-fri`` or ``mon,wed,fri`` (or mixed) -> weekday numbers, Monday = 0."""
+    days: set[int] = set()
+    for part in spec.lower().replace(" ", "").split(","):
+        if not part:
+            continue
+        first, _, last = part.partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            raise ValueError(f"{part!r} is not a day or range of days like mon-fri")
+        a, b = _DAYS.index(first), _DAYS.index(last or first)
+        span = range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)]
+        days.update(span)
+    if not days:
+        raise ValueError("no days given")
+    return frozenset(days)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Slack
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_command: str = "/sales"
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=1, le=65535)
+
+    # LLM endpoints
+    llm_base_url: str = "https://api.openai.com/v1"
+    llm_api_key: str | None = None
+    llm_model: str = "gpt-5-mini"
+    private_llm_base_url: str | None = None
+    private_llm_api_key: str | None = None
+    private_llm_model: str | None = None
+    privacy_default: Literal["standard", "private"] = "standard"
+    privacy_enforced: bool = False
+
+    # Knowledge base
+    embedding_provider: Literal["local", "openai"] = "local"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_model_dir: Path | None = None
+    embedding_threads: int = Field(0, ge=0, description="onnxruntime threads; 0 = all cores")
+    chroma_path: Path = Path("./data/chroma")
+    chroma_url: str | None = None
+    cache_dir: Path = Path("./data/cache")
+    search_dense_weight: float = Field(0.5, ge=0.0, le=1.0)
+    search_candidates: int = Field(100, ge=10, le=2000)
+    index_refresh_seconds: float = Field(2.0, ge=0.0)
+
+    # State, people, schedule
+    state_url: str = "sqlite:///./data/state.db"
+    admin_emails: str = ""
+    digest_time: str = "08:00"
+    digest_days: str = "mon-fri"
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, v: str) -> str:
+        # slack-sdk joins method names onto the base URL: without the slash they are lost.
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("chroma_url", "llm_base_url", "private_llm_base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v.rstrip("/")
+
+    @field_validator("digest_time")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", v.strip())
+        if not m:
+            raise ValueError(f"{v!r} is not a time like 08:00")
+        return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+    @field_validator("digest_days")
+    @classmethod
+    def _days(cls, v: str) -> str:
+        parse_days(v)
+        return v
+
+    @property
+    def admins(self) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in self.admin_emails.split(",") if e.strip())
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        return parse_days(self.digest_days)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; any problem becomes a :class:`SettingsError` naming the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"setting {name}: {msg}") from None

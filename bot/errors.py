@@ -1,0 +1,35 @@
+"""What can go wrong, in the user's terms.
+
+CloserError                 base: a one-line message fit to show a user (CLI exit status 2)
+├── SettingsError           a setting is missing or has a bad value
+├── InputError              a file, folder or argument the user gave is unusable
+├── StoreError              the vector store cannot be opened, is locked or is inconsistent
+│   └── StoreBusyError      another process is writing to the embedded store
+└── EmbedderError           the embedding model cannot be loaded or an embedding call failed
+"""
+
+from __future__ import annotations
+
+
+class CloserError(Exception):
+    """Base class; ``str(exc)`` is a complete, one-line message for the user."""
+
+
+class SettingsError(CloserError):
+    pass
+
+
+class InputError(CloserError):
+    pass
+
+
+class StoreError(CloserError):
+    pass
+
+
+class StoreBusyError(StoreError):
+    pass
+
+
+class EmbedderError(CloserError):
+    pass

@@ -1,0 +1,232 @@
+"""The Chroma store: embedded (``CHROMA_PATH``) by default, a Chroma server when ``CHROMA_URL`` is set.
+
+Chroma is the store of record: chunk texts, vectors and metadata (source, access, content hash).
+Searching happens in :mod:`bot.knowledge.index`, loaded from here and reloaded when the store's
+generation token changes (every ingest that writes sets a new one).
+
+An embedded store must have one writer process: several writers corrupted its index in a test here.
+:func:`writer_lock` refuses a second one with a clear message; a Chroma server has no such limit.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from bot.config import Settings
+from bot.errors import StoreBusyError, StoreError
+from bot.knowledge.index import ChunkMeta
+from bot.knowledge.records import Access, Record, SourceType, Visibility
+
+COLLECTION = "closer_chunks"
+PAGE = 2000
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the store holds for one record: its content hash and whether all its chunks are there."""
+
+    content_hash: str
+    chunk_ids: tuple[str, ...]
+    complete: bool
+
+
+def _client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname or "", port=port, ssl=url.scheme == "https", settings=chroma_settings
+            )
+        except Exception as exc:  # noqa: BLE001 - chromadb raises bare Exception/ValueError on connect
+            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url} ({exc})") from None
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def describe(settings: Settings) -> str:
+    return (
+        f"Chroma server {settings.chroma_url}"
+        if settings.chroma_url
+        else f"embedded store {settings.chroma_path}"
+    )
+
+
+@contextmanager
+def writer_lock(settings: Settings) -> Iterator[None]:
+    """Hold the single-writer lock of an embedded store (a no-op for a Chroma server)."""
+    if settings.chroma_url:
+        yield
+        return
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    path = settings.chroma_path / ".closer-writer.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreBusyError(
+                f"another closer process is writing to {settings.chroma_path}; wait for it to finish "
+                "(or use a Chroma server via CHROMA_URL for concurrent writers)"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock, also when the process dies
+
+
+def _meta_of(record: Record, position: int, n_chunks: int) -> dict[str, str | int]:
+    meta: dict[str, str | int] = {
+        "source_type": record.source_type,
+        "source_id": record.source_id,
+        "source_key": record.key,
+        "title": record.title,
+        "deal_id": record.deal_id,
+        "account_id": record.account_id,
+        "visibility": record.access.visibility,
+        "owner": record.access.owner,
+        "readers": ";".join(record.access.readers),
+        "updated_at": record.updated_at,
+        "content_hash": record.content_hash,
+        "n_chunks": n_chunks,
+        "position": position,
+    }
+    for key, value in record.fields.items():
+        if value and key != "body":
+            meta[f"f_{key}"] = value
+    return meta
+
+
+class ChunkStore:
+    def __init__(self, client: Any, collection: Any) -> None:
+        self._client = client
+        self._col = collection
+
+    @classmethod
+    def open(cls, settings: Settings, *, embedder_id: str, dimension: int) -> ChunkStore:
+        client = _client(settings)
+        try:
+            col = client.get_or_create_collection(
+                COLLECTION,
+                embedding_function=None,
+                metadata={"embedder": embedder_id, "dimension": dimension, "generation": "empty"},
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        except Exception as exc:  # noqa: BLE001 - connection errors surface here for a server
+            raise StoreError(f"cannot open the {describe(settings)} ({type(exc).__name__}: {exc})") from None
+        built_with = (col.metadata or {}).get("embedder")
+        if built_with and built_with != embedder_id:
+            raise StoreError(
+                f"the {describe(settings)} was built with embedder {built_with}, but {embedder_id} is "
+                "configured; use the same EMBEDDING_PROVIDER, or ingest into a new store"
+            )
+        return cls(client, col)
+
+    def count(self) -> int:
+        return int(self._col.count())
+
+    def generation(self) -> str:
+        # Re-read: another process (or replica) may have written since we opened the collection.
+        self._col = self._client.get_collection(COLLECTION, embedding_function=None)
+        return str((self._col.metadata or {}).get("generation", ""))
+
+    def bump_generation(self) -> None:
+        meta = dict(self._col.metadata or {})
+        meta["generation"] = uuid.uuid4().hex
+        self._col.modify(metadata=meta)
+
+    def _pages(self, where: dict[str, Any] | None, include: list[str]) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            page = self._col.get(where=where, include=include, limit=PAGE, offset=offset)
+            if not page["ids"]:
+                return
+            yield page
+            offset += len(page["ids"])
+
+    def sources(self, kinds: Sequence[SourceType]) -> dict[str, SourceState]:
+        """State of every stored record of the given source types, keyed by ``type:id``."""
+        where = {"source_type": {"$in": list(kinds)}}
+        seen: dict[str, tuple[str, list[str], int, bool]] = {}
+        for page in self._pages(where, ["metadatas"]):
+            for cid, meta in zip(page["ids"], page["metadatas"], strict=True):
+                key = str(meta["source_key"])
+                digest, ids, _, same = seen.get(key, (str(meta["content_hash"]), [], 0, True))
+                ids.append(cid)
+                same = same and digest == meta["content_hash"]
+                seen[key] = (digest, ids, int(meta["n_chunks"]), same)
+        return {
+            key: SourceState(digest, tuple(ids), same and len(ids) == declared)
+            for key, (digest, ids, declared, same) in seen.items()
+        }
+
+    def write(self, records: Sequence[Record], vectors: np.ndarray, previous: dict[str, SourceState]) -> None:
+        """Upsert the chunks of ``records`` (vectors in chunk order) and drop chunks they no longer have."""
+        ids, docs, metas = [], [], []
+        for record in records:
+            for chunk in record.chunks:
+                ids.append(chunk.chunk_id)
+                docs.append(chunk.text)
+                metas.append(_meta_of(record, chunk.position, len(record.chunks)))
+        if ids:
+            self._col.upsert(ids=ids, embeddings=vectors, documents=docs, metadatas=metas)
+        keep = set(ids)
+        stale = [
+            cid for r in records if r.key in previous for cid in previous[r.key].chunk_ids if cid not in keep
+        ]
+        if stale:
+            self._col.delete(ids=stale)
+
+    def delete(self, states: Sequence[SourceState]) -> None:
+        ids = [cid for state in states for cid in state.chunk_ids]
+        for start in range(0, len(ids), PAGE):
+            self._col.delete(ids=ids[start : start + PAGE])
+
+    def parent(self, kind: SourceType, source_id: str) -> tuple[Access, str] | None:
+        """Access and title of a stored account or deal, for the notes and contacts of a partial export."""
+        page = self._col.get(where={"source_key": f"{kind}:{source_id}"}, include=["metadatas"], limit=1)
+        if not page["ids"]:
+            return None
+        meta = page["metadatas"][0]
+        readers = tuple(r for r in str(meta.get("readers", "")).split(";") if r)
+        visibility: Visibility = "public" if meta["visibility"] == "public" else "private"
+        access = Access(visibility, owner=str(meta.get("owner", "")), team=readers)
+        return access, str(meta["title"])
+
+    def load(self) -> tuple[list[ChunkMeta], list[str], np.ndarray]:
+        """Everything the search index needs, in one pass over the collection."""
+        metas: list[ChunkMeta] = []
+        texts: list[str] = []
+        blocks: list[np.ndarray] = []
+        for page in self._pages(None, ["metadatas", "documents", "embeddings"]):
+            for cid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
+                metas.append(
+                    ChunkMeta(
+                        chunk_id=cid,
+                        source_type=str(meta["source_type"]),
+                        source_id=str(meta["source_id"]),
+                        title=str(meta.get("title", "")),
+                        deal_id=str(meta.get("deal_id", "")),
+                        account_id=str(meta.get("account_id", "")),
+                        visibility=str(meta.get("visibility", "private")),
+                        readers=tuple(r for r in str(meta.get("readers", "")).split(";") if r),
+                        updated_at=str(meta.get("updated_at", "")),
+                    )
+                )
+                texts.append(str(doc))
+            blocks.append(np.asarray(page["embeddings"], np.float32))
+        dim = int((self._col.metadata or {}).get("dimension", 0))
+        vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
+        return metas, texts, vectors
