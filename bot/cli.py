@@ -99,15 +99,14 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.eval.beir import load_beir
     from bot.eval.retrieval import build_index, score
-    from bot.knowledge.base import make_embedder
+    from bot.knowledge.base import make_embedder, tuning_of
     from bot.knowledge.embedder import CachedEmbedder
-    from bot.knowledge.search import SearchTuning
 
     dataset = load_beir(args.dataset, split=args.split)
     embedder = CachedEmbedder(make_embedder(settings), settings.cache_dir / "embeddings.sqlite")
-    index = build_index(dataset, embedder, progress=_progress())
-    tuning = SearchTuning(dense_weight=settings.search_dense_weight, candidates=settings.search_candidates)
-    metrics = score(index, dataset, embedder, tuning, progress=_progress())
+    k1, b = settings.search_bm25_k1, settings.search_bm25_b
+    index = build_index(dataset, embedder, progress=_progress(), k1=k1, b=b)
+    metrics = score(index, dataset, embedder, tuning_of(settings), progress=_progress())
     if args.json:
         print(json.dumps({"dataset": str(args.dataset), "split": args.split, "queries": len(dataset.queries),
                           "metrics": metrics}, indent=2))  # fmt: skip

@@ -65,7 +65,11 @@ class Settings(BaseSettings):
     chroma_path: Path = Path("./data/chroma")
     chroma_url: str | None = None
     cache_dir: Path = Path("./data/cache")
-    search_dense_weight: float = Field(0.5, ge=0.0, le=1.0)
+    # Retrieval tuning; defaults picked on SciFact's train split (bench/scifact.py, docs/benchmarks.md).
+    search_dense_weight: float = Field(0.4, ge=0.0, le=1.0)
+    search_bm25_k1: float = Field(0.9, gt=0.0, le=5.0)
+    search_bm25_b: float = Field(0.75, ge=0.0, le=1.0)
+    search_identifier_boost: float = Field(0.5, ge=0.0, le=10.0)
     search_candidates: int = Field(100, ge=10, le=2000)
     index_refresh_seconds: float = Field(2.0, ge=0.0)
 

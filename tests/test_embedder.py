@@ -78,7 +78,7 @@ def test_a_tampered_weight_file_is_refused(tmp_path: Path) -> None:
         f.seek(-4, 2)
         f.write(b"\x00\x01\x02\x03")
     with pytest.raises(EmbedderError, match="sha256"):
-        LocalEmbedder(copy)
+        LocalEmbedder(copy).embed(["any text"])
 
 
 def test_missing_model_files_are_named(tmp_path: Path) -> None:

@@ -115,9 +115,12 @@ def test_access_change_on_a_deal_reaches_its_notes(kb: KnowledgeBase, tmp_path: 
 
 
 def test_second_writer_is_refused(settings: Settings, tmp_path: Path) -> None:
-    with writer_lock(settings), pytest.raises(StoreBusyError, match="another closer process is writing"):
-        with writer_lock(settings):
-            pass
+    with (
+        writer_lock(settings),
+        pytest.raises(StoreBusyError, match="another closer process is writing"),
+        writer_lock(settings),
+    ):
+        pass
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time; from bot.config import load_settings; from bot.knowledge.store import writer_lock\n"

@@ -30,6 +30,14 @@ def make_embedder(settings: Settings) -> Embedder:
     return LocalEmbedder(settings.embedding_model_dir, threads=settings.embedding_threads)
 
 
+def tuning_of(settings: Settings) -> SearchTuning:
+    return SearchTuning(
+        dense_weight=settings.search_dense_weight,
+        candidates=settings.search_candidates,
+        identifier_boost=settings.search_identifier_boost,
+    )
+
+
 class KnowledgeBase:
     def __init__(self, settings: Settings, embedder: Embedder, store: ChunkStore) -> None:
         self.settings = settings
@@ -39,13 +47,7 @@ class KnowledgeBase:
         self._index: SearchIndex | None = None
         self._generation: str | None = None
         self._checked = 0.0
-        self.searcher = HybridSearcher(
-            self.index,
-            embedder,
-            tuning=SearchTuning(
-                dense_weight=settings.search_dense_weight, candidates=settings.search_candidates
-            ),
-        )
+        self.searcher = HybridSearcher(self.index, embedder, tuning=tuning_of(settings))
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> KnowledgeBase:
@@ -64,7 +66,8 @@ class KnowledgeBase:
                 generation = self.store.generation()
                 if self._index is None or generation != self._generation:
                     metas, texts, vectors = self.store.load()
-                    self._index = SearchIndex(metas, texts, vectors)
+                    s = self.settings
+                    self._index = SearchIndex(metas, texts, vectors, k1=s.search_bm25_k1, b=s.search_bm25_b)
                     self._generation = generation
             return self._index
 

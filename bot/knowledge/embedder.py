@@ -8,9 +8,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -61,34 +62,53 @@ def default_model_dir() -> Path:
 
 
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 on onnxruntime, built from the pinned safetensors weights (no torch)."""
+    """all-MiniLM-L6-v2 on onnxruntime, built from the pinned safetensors weights (no torch).
+
+    Files are checked when the embedder is made; the model is built on first use (about a second),
+    so commands that embed nothing, such as an ingest of unchanged files, never pay for it.
+    """
 
     dimension = 384
 
     def __init__(self, model_dir: Path | None = None, *, threads: int = 0, batch_size: int = 32) -> None:
+        self._folder = model_dir or default_model_dir()
+        for name in MINILM_SHA256:
+            if not (self._folder / name).is_file():
+                raise EmbedderError(f"embedding model file missing: {self._folder / name}")
+        self._threads = threads
+        self._batch_size = batch_size
+        self._model: tuple[Any, Any] | None = None
+        self._load_lock = threading.Lock()
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._load_lock:
+            if self._model is None:
+                self._model = self._build()
+            return self._model
+
+    def _build(self) -> tuple[Any, Any]:
         import onnxruntime as ort
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         from bot.knowledge.minilm_onnx import build_minilm_graph
 
-        folder = model_dir or default_model_dir()
+        folder = self._folder
         for name, want in MINILM_SHA256.items():
             path = folder / name
             if not path.is_file():
                 raise EmbedderError(f"embedding model file missing: {path}")
             if _sha256(path) != want:
                 raise EmbedderError(f"embedding model file {path} does not match its pinned sha256")
-        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self._tokenizer.no_padding()
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.no_padding()
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = self._threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         graph = build_minilm_graph(load_file(str(folder / "model.safetensors")))
-        self._session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
-        self._batch_size = batch_size
+        return tokenizer, ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
 
     @property
     def model_id(self) -> str:
@@ -98,7 +118,8 @@ class LocalEmbedder:
         out = np.zeros((len(texts), self.dimension), np.float32)
         if not texts:
             return out
-        encodings = self._tokenizer.encode_batch(list(texts))
+        tokenizer, session = self._load()
+        encodings = tokenizer.encode_batch(list(texts))
         # Batch texts of similar length together: padding is wasted work.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self._batch_size):
@@ -110,7 +131,7 @@ class LocalEmbedder:
                 n = len(encodings[i].ids)
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1
-            (pooled,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+            (pooled,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
             out[idx] = pooled
         return _normalize(out)
 

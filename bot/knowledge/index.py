@@ -70,6 +70,8 @@ class SearchIndex:
             sources[meta.source_key].append(row)
             if meta.account_id and meta.source_type != "doc":
                 accounts[meta.account_id].append(row)
+        codes = {key: code for code, key in enumerate(sources)}
+        self.source_codes = np.array([codes[m.source_key] for m in self.metas], np.int64)
         self._readers = _postings(readers)
         self._identifiers = _postings(idents)
         self._sources = _postings(sources)

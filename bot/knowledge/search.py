@@ -62,14 +62,29 @@ class SearchTuning:
     dense_weight: float = 0.5
     candidates: int = 100
     structure: bool = True  # identifier routing, entity scoping, overviews
+    identifier_max_sources: int = 10  # a token found in more records than this identifies nothing
+    identifier_boost: float = 2.0  # added to fused scores in [0, 1]: 2.0 puts exact matches first
 
 
-def _top(rows: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    if len(rows) > n:
-        part = np.argpartition(-scores, n - 1)[:n]
-        rows, scores = rows[part], scores[part]
-    order = np.argsort(-scores, kind="stable")
-    return rows[order], scores[order]
+def _top(rows: np.ndarray, scores: np.ndarray, n: int, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The best-scoring row of each of the ``n`` best sources, best first.
+
+    The cut counts sources, not chunks: a long record's many chunks must not crowd others out.
+    """
+    width = n
+    while True:
+        if len(rows) > width:
+            part = np.argpartition(-scores, width - 1)[:width]
+            cand_rows, cand_scores = rows[part], scores[part]
+        else:
+            cand_rows, cand_scores = rows, scores
+        order = np.argsort(-cand_scores, kind="stable")
+        cand_rows, cand_scores = cand_rows[order], cand_scores[order]
+        _, first = np.unique(sources[cand_rows], return_index=True)
+        if len(first) >= n or len(cand_rows) == len(rows):
+            keep = np.sort(first)[:n]
+            return cand_rows[keep], cand_scores[keep]
+        width *= 4
 
 
 def _minmax(scores: np.ndarray) -> np.ndarray:
@@ -81,13 +96,33 @@ def _minmax(scores: np.ndarray) -> np.ndarray:
     return (scores - lo) / (hi - lo)
 
 
-def _name_variants(name: str) -> list[str]:
-    words = name.lower().split()
-    core = [w for w in words if w.strip(",.") not in _SUFFIXES]
-    variants = {" ".join(words)}
-    if core and len(" ".join(core)) >= 4:
-        variants.add(" ".join(core))
-    return sorted(variants, key=len, reverse=True)
+def _name_patterns(accounts: list[tuple[str, str]]) -> list[tuple[str, list[re.Pattern[str]]]]:
+    """Ways a question may name each account, longest first.
+
+    The full name and the name without corporate suffixes match in any case ("acme corp"); a
+    shorter leading part ("Ridgeback" for "Ridgeback Outdoor Supply") only when written capitalized,
+    as a proper noun, and only when no other account starts the same way.
+    """
+    firsts: dict[str, int] = {}
+    cores: dict[str, list[str]] = {}
+    for account_id, name in accounts:
+        words = name.split()
+        core = [w for w in words if w.lower().strip(",.") not in _SUFFIXES] or words
+        cores[account_id] = core
+        for n in range(1, len(core)):
+            firsts[" ".join(core[:n])] = firsts.get(" ".join(core[:n]), 0) + 1
+    out = []
+    for account_id, name in accounts:
+        core = cores[account_id]
+        exact = {name, " ".join(core)}
+        patterns = [re.compile(rf"(?<!\w){re.escape(v)}(?:'s)?(?!\w)", re.IGNORECASE)
+                    for v in sorted(exact, key=len, reverse=True) if len(v) >= 3]  # fmt: skip
+        for n in range(len(core) - 1, 0, -1):
+            prefix = " ".join(core[:n])
+            if firsts.get(prefix) == 1 and len(prefix) >= 4 and prefix[0].isupper():
+                patterns.append(re.compile(rf"(?<!\w){re.escape(prefix)}(?:'s)?(?!\w)"))
+        out.append((account_id, patterns))
+    return out
 
 
 class HybridSearcher:
@@ -105,12 +140,12 @@ class HybridSearcher:
         if len(index) == 0 or not query.strip():
             return []
         mask = index.visible(viewer)
-        scores = self.rank(index, query, mask)
+        scores = self.rank(index, query, mask, k=k)
         return self._dedupe(index, scores, k)
 
     # --- ranking ----------------------------------------------------------------------------------------
 
-    def rank(self, index: SearchIndex, query: str, mask: np.ndarray) -> dict[int, float]:
+    def rank(self, index: SearchIndex, query: str, mask: np.ndarray, *, k: int = 10) -> dict[int, float]:
         """Fused score per row, over the rows ``mask`` allows."""
         t = self.tuning
         lexical_query = query
@@ -123,21 +158,24 @@ class HybridSearcher:
         rows = np.flatnonzero(mask)
         if len(rows) == 0:
             return {}
-        fused = self._fuse(index, query, lexical_query, rows)
+        fused = self._fuse(index, query, lexical_query, rows, k)
         if t.structure:
             self._route_identifiers(index, query, mask, fused)
         return fused
 
-    def _fuse(self, index: SearchIndex, query: str, lexical_query: str, rows: np.ndarray) -> dict[int, float]:
+    def _fuse(
+        self, index: SearchIndex, query: str, lexical_query: str, rows: np.ndarray, k: int
+    ) -> dict[int, float]:
         t = self.tuning
+        n = max(t.candidates, k)
         lists: list[tuple[np.ndarray, np.ndarray, float]] = []
         if t.fusion != "dense":
             lex = index.lexical.scores(lexical_query or query)[rows]
             hit = lex > 0
-            lists.append((*_top(rows[hit], lex[hit], t.candidates), 1.0 - t.dense_weight))
+            lists.append((*_top(rows[hit], lex[hit], n, index.source_codes), 1.0 - t.dense_weight))
         if t.fusion != "bm25":
             qvec = self._embedder.embed([query])[0]
-            lists.append((*_top(rows, index.dense_scores(qvec, rows), t.candidates), t.dense_weight))
+            lists.append((*_top(rows, index.dense_scores(qvec, rows), n, index.source_codes), t.dense_weight))
         fused: dict[int, float] = {}
         for top_rows, top_scores, weight in lists:
             if t.fusion == "rrf":
@@ -154,23 +192,22 @@ class HybridSearcher:
 
     def _scope(self, index: SearchIndex, query: str, mask: np.ndarray) -> tuple[np.ndarray | None, str]:
         """Rows of the visible accounts the query names (plus docs), and the query without the names."""
-        lowered = query.lower()
+        visible = [(account_id, name) for account_id, name, row in index.accounts() if mask[row]]
+        # Only visible accounts: a hidden account's name must not shape (or reveal) anything.
+        remaining = query
         named: list[str] = []
-        for account_id, name, row in index.accounts():
-            if not mask[row]:
-                continue  # never let a hidden account's name shape the results
-            for variant in _name_variants(name):
-                pattern = re.compile(rf"(?<!\w){re.escape(variant)}(?:'s)?(?!\w)")
-                if pattern.search(lowered):
+        for account_id, patterns in _name_patterns(visible):
+            for pattern in patterns:
+                if pattern.search(remaining):
                     named.append(account_id)
-                    lowered = pattern.sub(" ", lowered)
+                    remaining = pattern.sub(" ", remaining)
                     break
         if not named:
             return None, query
         scoped = np.array([m.source_type == "doc" for m in index.metas], bool)
         for account_id in named:
             scoped[index.rows_of_account(account_id)] = True
-        return scoped, lowered
+        return scoped, remaining
 
     def _route_identifiers(
         self, index: SearchIndex, query: str, mask: np.ndarray, fused: dict[int, float]
@@ -178,16 +215,19 @@ class HybridSearcher:
         """Records holding a query identifier verbatim go first; their parent deal and account next."""
         bonus: dict[int, float] = {}
         for ident in identifiers(query):
-            for row in index.rows_with_identifier(ident).tolist():
+            rows = index.rows_with_identifier(ident)
+            if len(np.unique(index.source_codes[rows])) > self.tuning.identifier_max_sources:
+                continue
+            for row in rows.tolist():
                 if mask[row]:
-                    bonus[row] = bonus.get(row, 0.0) + 2.0
+                    bonus[row] = bonus.get(row, 0.0) + self.tuning.identifier_boost
         parents: dict[int, float] = {}
         for row in list(bonus):
             meta = index.metas[row]
             for key in (f"deal:{meta.deal_id}", f"account:{meta.account_id}"):
                 for parent in index.rows_of_source(key).tolist():
                     if mask[parent] and parent not in bonus:
-                        parents[parent] = 1.0
+                        parents[parent] = self.tuning.identifier_boost / 2
         for row, extra in (bonus | parents).items():
             fused[row] = fused.get(row, 0.0) + extra
 
