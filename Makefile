@@ -27,9 +27,13 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 install: $(STAMP)
 install-test: $(TEST_STAMP)
 
+DEMO_USER ?= maya.okafor@brindlewood.example
+
+# Until drafting lands (issue: grounded answers), the demo ingests the sample company and searches it.
 demo: install
 	$(BIN)/closer ingest sample
-	$(BIN)/closer search "What discount did we offer Harbor Freight on the AX-PRO-2 order?" --as $(DEMO_USER)
+	$(BIN)/closer search "what discount did Halvorsen ask for on the frozen-zone robots?" --as $(DEMO_USER) --k 5
+	$(BIN)/closer search "TKT-2291" --as $(DEMO_USER) --k 3
 
 lint: install-test
 	$(BIN)/ruff check bot tests bench

@@ -43,7 +43,9 @@ def main() -> None:
     for k1, b in itertools.product(GRID_K1, GRID_B):
         index = build_index(train, embedder, k1=k1, b=b)
         for w, boost in itertools.product(GRID_WEIGHT, GRID_BOOST):
-            ndcg = score(index, train, embedder, SearchTuning(dense_weight=w, identifier_boost=boost))["ndcg@10"]
+            ndcg = score(index, train, embedder, SearchTuning(dense_weight=w, identifier_boost=boost))[
+                "ndcg@10"
+            ]
             print(f"train k1={k1} b={b} w={w} boost={boost}: nDCG@10 {ndcg:.4f}", flush=True)
             if best is None or ndcg > best[0]:
                 best = (ndcg, k1, b, w, boost)
@@ -54,7 +56,9 @@ def main() -> None:
     default_index = build_index(test, embedder)
     tuned_index = build_index(test, embedder, k1=k1, b=b)
     stages = {
-        "bm25 (k1 0.9, b 0.4)": score(default_index, test, embedder, SearchTuning(fusion="bm25", structure=False)),
+        "bm25 (k1 0.9, b 0.4)": score(
+            default_index, test, embedder, SearchTuning(fusion="bm25", structure=False)
+        ),
         "dense (MiniLM)": score(default_index, test, embedder, SearchTuning(fusion="dense", structure=False)),
         "rrf (k=60)": score(default_index, test, embedder, SearchTuning(fusion="rrf", structure=False)),
         "convex w=0.5, no structure": score(
@@ -73,7 +77,9 @@ def main() -> None:
     print("| stage (SciFact test, 300 queries) | nDCG@10 | MRR@10 | Recall@10 | Recall@100 |")
     print("|---|---|---|---|---|")
     for name, m in stages.items():
-        print(f"| {name} | {m['ndcg@10']:.4f} | {m['mrr@10']:.4f} | {m['recall@10']:.4f} | {m['recall@100']:.4f} |")
+        print(
+            f"| {name} | {m['ndcg@10']:.4f} | {m['mrr@10']:.4f} | {m['recall@10']:.4f} | {m['recall@100']:.4f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ def main() -> None:
     args = ap.parse_args()
     embedder = LocalEmbedder()
     qs = queries(args.queries)
-    print("| chunks | visible to the rep | build s | query embed p50 ms | search p50 ms | p95 ms | p99 ms | peak RSS MB |")
+    print(
+        "| chunks | visible to the rep | build s | query embed p50 ms | search p50 ms | p95 ms | p99 ms | peak RSS MB |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for n in args.sizes:
         metas, texts, vectors = corpus(n)

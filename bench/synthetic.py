@@ -40,4 +40,7 @@ def corpus(n: int, *, seed: int = 7, dim: int = 384) -> tuple[list[ChunkMeta], l
 
 def queries(count: int, *, seed: int = 11) -> list[str]:
     rng = np.random.default_rng(seed)
-    return [" ".join(f"w{int(w)}" for w in rng.integers(0, 3000, size=int(rng.integers(3, 9)))) for _ in range(count)]
+    return [
+        " ".join(f"w{int(w)}" for w in rng.integers(0, 3000, size=int(rng.integers(3, 9))))
+        for _ in range(count)
+    ]

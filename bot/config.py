@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     cache_dir: Path = Path("./data/cache")
     # Retrieval tuning; defaults picked on SciFact's train split (bench/scifact.py, docs/benchmarks.md).
     search_dense_weight: float = Field(0.4, ge=0.0, le=1.0)
-    search_bm25_k1: float = Field(0.9, gt=0.0, le=5.0)
-    search_bm25_b: float = Field(0.75, ge=0.0, le=1.0)
+    search_bm25_k1: float = Field(1.2, gt=0.0, le=5.0)
+    search_bm25_b: float = Field(0.4, ge=0.0, le=1.0)
     search_identifier_boost: float = Field(0.5, ge=0.0, le=10.0)
     search_candidates: int = Field(100, ge=10, le=2000)
     index_refresh_seconds: float = Field(2.0, ge=0.0)
@@ -121,6 +121,10 @@ def load_settings(**overrides: object) -> Settings:
     """Read settings; any problem becomes a :class:`SettingsError` naming the setting."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError:
+        raise SettingsError("settings file .env: is not UTF-8 text") from None
+    except OSError as exc:
+        raise SettingsError(f"settings file .env: cannot be read ({exc.strerror})") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]).upper() if err["loc"] else "settings"
