@@ -13,14 +13,18 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from tokenizers import Tokenizer
+
 from bot.config import load_settings
 from bot.knowledge.base import SAMPLE_DIR, KnowledgeBase
+from bot.knowledge.embedder import default_model_dir
 
 ID_COLUMNS = ("account_id", "deal_id", "contact_id", "note_id")
 
@@ -36,6 +40,15 @@ def replicate(target: Path, copies: int) -> None:
             for c in range(copies):
                 for row in rows:
                     writer.writerow({k: (f"{v}-{c}" if k in ID_COLUMNS and v else v) for k, v in row.items()})
+
+
+def replicate_docs(target: Path, copies: int) -> None:
+    for c in range(copies):
+        for path in (SAMPLE_DIR / "docs").rglob("*"):
+            if path.is_file():
+                dest = target / f"copy{c}" / path.relative_to(SAMPLE_DIR / "docs")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(path.read_text() + f"\n\nRevision {c}.\n")
 
 
 def main() -> None:
@@ -55,6 +68,33 @@ def main() -> None:
         )
         print(f"unchanged re-ingest (in process): {again.seconds:.2f} s, "
               f"{first.seconds / again.seconds:.0f}x faster, {again.chunks} chunks embedded")  # fmt: skip
+        docs = Path(tmp) / "docs"
+        replicate_docs(docs, args.copies)
+        first_docs = kb.ingest_docs(docs)
+        index = kb.index()
+        tokenizer = Tokenizer.from_file(str(default_model_dir() / "tokenizer.json"))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        sizes = {kind: [len(tokenizer.encode(t).ids) for t, m in zip(index.texts, index.metas, strict=True)
+                        if (m.source_type == "doc") == (kind == "doc")] for kind in ("doc", "crm")}  # fmt: skip
+        print(
+            f"docs: {first_docs.added} files, {first_docs.chunks} chunks in {first_docs.seconds:.1f} s, "
+            f"{first_docs.chunks / first_docs.seconds:.1f} chunks/s"
+        )
+        for kind, n in sizes.items():
+            print(
+                f"mean tokens per {kind} chunk: {statistics.mean(n):.0f} (median {statistics.median(n):.0f})"
+            )
+        # The embedder alone on passages of ~128 tokens, the size the reference used.
+        words = " ".join(index.texts).split()
+        passages = [" ".join(words[i : i + 100]) for i in range(0, min(len(words), 100 * 512), 100)]
+        t = time.perf_counter()
+        kb.embedder.embed(passages)
+        secs = time.perf_counter() - t
+        mean_tokens = statistics.mean(len(tokenizer.encode(p).ids) for p in passages)
+        print(
+            f"embedder alone: {len(passages)} passages of ~{mean_tokens:.0f} tokens, {len(passages) / secs:.1f}/s"
+        )
         env = dict(os.environ, CHROMA_PATH=str(Path(tmp) / "chroma2"))
         cmd = [sys.executable, "-m", "bot", "ingest", "crm", str(export)]
         t = time.perf_counter()

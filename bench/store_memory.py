@@ -32,9 +32,11 @@ for i, q in enumerate(queries(200)):
     t = time.perf_counter()
     kb.search(q, viewer=kb.viewer(REPS[i % 250]), k=10)
     ms.append((time.perf_counter() - t) * 1000)
-ms.sort()
-print(json.dumps({"chunks": len(index), "load_s": load, "p50_ms": statistics.median(ms[20:]),
-                  "p95_ms": ms[int(len(ms) * 0.95)], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+ms = sorted(ms[20:])
+rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
+print(json.dumps({"chunks": len(index), "load_s": round(load, 1), "p50_ms": round(statistics.median(ms), 1),
+                  "p95_ms": round(ms[int(len(ms) * 0.95)], 1), "rss_after_mb": round(rss),
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 """
 
 

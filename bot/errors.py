@@ -33,3 +33,19 @@ class StoreBusyError(StoreError):
 
 class EmbedderError(CloserError):
     pass
+
+
+class LLMError(CloserError):
+    pass
+
+
+class LLMUnavailableError(LLMError):
+    pass
+
+
+class LLMRejectedError(LLMError):
+    pass
+
+
+class PrivacyError(CloserError):
+    pass

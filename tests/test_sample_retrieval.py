@@ -78,4 +78,3 @@ def test_unknown_user_sees_public_records_and_docs_only(kb: KnowledgeBase) -> No
     index = kb.index()
     public = {m.source_key for m in index.metas if m.visibility == "public"}
     assert hits and {f"{h.source_type}:{h.source_id}" for h in hits} <= public
-

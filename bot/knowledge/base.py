@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import threading
 import time
 from pathlib import Path
@@ -20,6 +23,13 @@ from bot.knowledge.store import ChunkStore, writer_lock
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 CRM_KINDS: tuple[SourceType, ...] = ("account", "deal", "contact", "note")
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by a (re)load back to the OS; loading 100k chunks leaves ~100 MB behind."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -67,7 +77,10 @@ class KnowledgeBase:
                 if self._index is None or generation != self._generation:
                     metas, texts, vectors = self.store.load()
                     s = self.settings
+                    self._index = None  # let the old index go before the new one is built
                     self._index = SearchIndex(metas, texts, vectors, k1=s.search_bm25_k1, b=s.search_bm25_b)
+                    del metas, texts, vectors
+                    release_free_memory()
                     self._generation = generation
             return self._index
 

@@ -107,8 +107,12 @@ class LocalEmbedder:
         opts.intra_op_num_threads = self._threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        graph = build_minilm_graph(load_file(str(folder / "model.safetensors")))
-        return tokenizer, ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+        graph, weights = build_minilm_graph(load_file(str(folder / "model.safetensors")))
+        names = list(weights)
+        opts.add_external_initializers(names, [ort.OrtValue.ortvalue_from_numpy(weights[n]) for n in names])
+        session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+        self._weights = weights  # the session reads these buffers in place: keep them alive
+        return tokenizer, session
 
     @property
     def model_id(self) -> str:

@@ -20,7 +20,7 @@ from bot.identity.viewer import Viewer
 from bot.knowledge.lexical import LexicalIndex, identifiers
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChunkMeta:
     chunk_id: str
     source_type: str

@@ -7,6 +7,11 @@ attention and layer norm itself. No torch at run time, no download, and the vect
 sentence-transformers reference (see ``tests/test_embedder_reference.py``).
 
 Output ``sentence_embedding`` is the masked mean of the last hidden state, *not* yet normalized.
+
+The weights are not copied into the serialized graph: they are declared as external initializers
+and handed to onnxruntime as numpy buffers, which keeps the peak memory of loading the model near
+the size of the weights themselves (copying them into the protobuf and then into the session more
+than doubled it).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class _Graph:
     def __init__(self) -> None:
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
+        self.external: dict[str, np.ndarray] = {}
         self._n = 0
 
     def name(self, hint: str) -> str:
@@ -36,7 +42,17 @@ class _Graph:
 
     def const(self, hint: str, value: np.ndarray) -> str:
         name = self.name(hint)
-        self.inits.append(numpy_helper.from_array(value, name))
+        if value.size < 1024:
+            self.inits.append(numpy_helper.from_array(value, name))
+            return name
+        # A placeholder that points "elsewhere"; the session gets the buffer via
+        # SessionOptions.add_external_initializers.
+        tensor = TensorProto(name=name, data_type=helper.np_dtype_to_tensor_dtype(value.dtype),
+                             dims=list(value.shape), data_location=TensorProto.EXTERNAL)  # fmt: skip
+        entry = tensor.external_data.add()
+        entry.key, entry.value = "location", "supplied-in-memory"
+        self.inits.append(tensor)
+        self.external[name] = np.ascontiguousarray(value)
         return name
 
     def op(self, op_type: str, inputs: list[str], hint: str | None = None, **attrs: Any) -> str:
@@ -58,8 +74,9 @@ class _Graph:
 
 def build_minilm_graph(
     weights: Mapping[str, np.ndarray], *, layers: int = 6, heads: int = 12, eps: float = 1e-12
-) -> bytes:
-    """Serialized ONNX model: inputs ``input_ids``/``attention_mask`` (int64, [batch, seq])."""
+) -> tuple[bytes, dict[str, np.ndarray]]:
+    """Serialized ONNX model (inputs ``input_ids``/``attention_mask``, int64 [batch, seq]) and the
+    weight buffers to pass as its external initializers."""
     g = _Graph()
     hidden = int(weights["embeddings.word_embeddings.weight"].shape[1])
     head_dim = hidden // heads
@@ -141,4 +158,4 @@ def build_minilm_graph(
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="closer")
     model.ir_version = 8
-    return bytes(model.SerializeToString())
+    return bytes(model.SerializeToString()), g.external

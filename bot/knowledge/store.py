@@ -27,7 +27,7 @@ from bot.knowledge.index import ChunkMeta
 from bot.knowledge.records import Access, Record, SourceType, Visibility
 
 COLLECTION = "closer_chunks"
-PAGE = 2000
+PAGE = 1000  # rows a get() returns: smaller pages keep the transient memory of a load down
 
 
 @dataclass(frozen=True)
@@ -210,19 +210,26 @@ class ChunkStore:
         metas: list[ChunkMeta] = []
         texts: list[str] = []
         blocks: list[np.ndarray] = []
+        # Many chunks share titles, ids and reader lists: keep one copy of each (memory at 100k+).
+        shared: dict[object, Any] = {}
+
+        def one(value: Any) -> Any:
+            return shared.setdefault(value, value)
+
         for page in self._pages(None, ["metadatas", "documents", "embeddings"]):
             for cid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
+                readers = one(str(meta.get("readers", "")))
                 metas.append(
                     ChunkMeta(
                         chunk_id=cid,
-                        source_type=str(meta["source_type"]),
-                        source_id=str(meta["source_id"]),
-                        title=str(meta.get("title", "")),
-                        deal_id=str(meta.get("deal_id", "")),
-                        account_id=str(meta.get("account_id", "")),
-                        visibility=str(meta.get("visibility", "private")),
-                        readers=tuple(r for r in str(meta.get("readers", "")).split(";") if r),
-                        updated_at=str(meta.get("updated_at", "")),
+                        source_type=one(str(meta["source_type"])),
+                        source_id=one(str(meta["source_id"])),
+                        title=one(str(meta.get("title", ""))),
+                        deal_id=one(str(meta.get("deal_id", ""))),
+                        account_id=one(str(meta.get("account_id", ""))),
+                        visibility=one(str(meta.get("visibility", "private"))),
+                        readers=one(tuple(r for r in readers.split(";") if r)),
+                        updated_at=one(str(meta.get("updated_at", ""))),
                     )
                 )
                 texts.append(str(doc))

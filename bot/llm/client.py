@@ -1,0 +1,218 @@
+"""One OpenAI-compatible endpoint: completions (plain, JSON-schema, streamed) with bounded retries.
+
+A client belongs to one route (standard or private) and only ever talks to that route's URL; the
+privacy router decides which client a request gets. Every call sends ``store=false``. Nothing here
+logs prompt or answer text.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlparse
+
+import httpx
+import openai
+from pydantic import BaseModel, ValidationError
+
+from bot.errors import LLMRejectedError, LLMUnavailableError
+from bot.llm.retry import call_with_retry
+
+Route = Literal["standard", "private"]
+Message = dict[str, str]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    route: Route
+    base_url: str
+    api_key: str | None
+    model: str
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.base_url).netloc
+
+
+@dataclass
+class Usage:
+    """What a call cost and how long it took; the audit row is built from this, never from text."""
+
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    first_token_ms: float | None = None
+    attempts: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.model = other.model or self.model
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.latency_ms += other.latency_ms
+        self.attempts += other.attempts
+
+
+@dataclass
+class Completion:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+
+
+class LLMClient:
+    def __init__(self, endpoint: Endpoint, *, timeout: float = 60.0, max_retry_seconds: float = 30.0) -> None:
+        self.endpoint = endpoint
+        self._max_retry_seconds = max_retry_seconds
+        self._client = openai.OpenAI(
+            base_url=endpoint.base_url,
+            api_key=endpoint.api_key or "not-needed",
+            max_retries=0,  # retries are ours: bounded in total time, Retry-After honoured
+            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+        )
+        self.supports_json_schema: bool | None = None  # learnt on first structured call
+
+    # --- plain ------------------------------------------------------------------------------------------
+
+    def complete(self, messages: Sequence[Message], *, max_tokens: int = 800, temperature: float = 0.2,
+                 response_format: dict[str, Any] | None = None) -> Completion:  # fmt: skip
+        started = time.perf_counter()
+        attempts = 0
+
+        def call() -> Any:
+            nonlocal attempts
+            attempts += 1
+            extra: dict[str, Any] = {"response_format": response_format} if response_format else {}
+            return self._client.chat.completions.create(
+                model=self.endpoint.model, messages=list(messages), max_tokens=max_tokens,  # type: ignore[arg-type]
+                temperature=temperature, store=False, **extra,
+            )  # fmt: skip
+
+        resp = self._guard(call)
+        text = (resp.choices[0].message.content or "") if resp.choices else ""
+        usage = Usage(
+            model=resp.model or self.endpoint.model,
+            prompt_tokens=resp.usage.prompt_tokens if resp.usage else 0,
+            completion_tokens=resp.usage.completion_tokens if resp.usage else 0,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            attempts=attempts,
+        )
+        return Completion(text, usage)
+
+    # --- structured -------------------------------------------------------------------------------------
+
+    def complete_model(
+        self, messages: Sequence[Message], model: type[M], *, max_tokens: int = 800
+    ) -> tuple[M, Usage]:
+        """A reply validated as ``model``: JSON schema where the endpoint supports it, else JSON by
+        instruction; one repair attempt on invalid output. Raises LLMRejectedError if still invalid."""
+        usage = Usage()
+        schema = {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": model.model_json_schema(),
+                                                          "strict": True}}  # fmt: skip
+        msgs = list(messages)
+        if self.supports_json_schema is not False:
+            try:
+                done = self.complete(msgs, max_tokens=max_tokens, response_format=schema)
+                self.supports_json_schema = True
+            except LLMRejectedError as exc:
+                if "response_format" not in str(exc) and "json_schema" not in str(exc):
+                    raise
+                self.supports_json_schema = False
+        if self.supports_json_schema is False:
+            hint = "Reply with only a JSON object matching this JSON schema, no prose:\n" + json.dumps(
+                model.model_json_schema()
+            )
+            msgs = [*msgs, {"role": "system", "content": hint}]
+            done = self.complete(msgs, max_tokens=max_tokens)
+        usage.add(done.usage)
+        try:
+            return model.model_validate_json(_strip_fences(done.text)), usage
+        except ValidationError as exc:
+            problem = exc.errors(include_url=False, include_input=False)[:3]
+        repair = [*msgs, {"role": "assistant", "content": done.text},
+                  {"role": "user", "content": f"That reply did not match the schema ({problem}). "
+                                              "Send the corrected JSON object only."}]  # fmt: skip
+        fixed = self.complete(
+            repair, max_tokens=max_tokens, response_format=schema if self.supports_json_schema else None
+        )
+        usage.add(fixed.usage)
+        try:
+            return model.model_validate_json(_strip_fences(fixed.text)), usage
+        except ValidationError:
+            raise LLMRejectedError(
+                f"{self.endpoint.host} did not return valid {model.__name__} JSON twice"
+            ) from None
+
+    # --- streamed ---------------------------------------------------------------------------------------
+
+    def complete_stream(self, messages: Sequence[Message], *, max_tokens: int = 800, temperature: float = 0.2,
+                        usage: Usage | None = None) -> Iterator[str]:  # fmt: skip
+        """Yield text as it arrives; ``usage`` (if given) is filled in when the stream ends.
+
+        Retries cover opening the stream only: once text has been shown, a repeat would duplicate it.
+        """
+        started = time.perf_counter()
+        into = usage if usage is not None else Usage()
+
+        def call() -> Any:
+            into.attempts += 1
+            return self._client.chat.completions.create(
+                model=self.endpoint.model, messages=list(messages), max_tokens=max_tokens,  # type: ignore[arg-type]
+                temperature=temperature, store=False, stream=True, stream_options={"include_usage": True},
+            )  # fmt: skip
+
+        stream = self._guard(call)
+        try:
+            for chunk in stream:
+                if chunk.usage:
+                    into.prompt_tokens = chunk.usage.prompt_tokens
+                    into.completion_tokens = chunk.usage.completion_tokens
+                into.model = chunk.model or into.model
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        if into.first_token_ms is None:
+                            into.first_token_ms = (time.perf_counter() - started) * 1000
+                        yield choice.delta.content
+        except (openai.APIError, httpx.HTTPError) as exc:
+            raise LLMUnavailableError(
+                f"{self.endpoint.host} broke off the answer ({type(exc).__name__})"
+            ) from None
+        finally:
+            into.latency_ms = (time.perf_counter() - started) * 1000
+            into.model = into.model or self.endpoint.model
+
+    # --- errors -----------------------------------------------------------------------------------------
+
+    def _guard(self, call: Any) -> Any:
+        host = self.endpoint.host
+        try:
+            return call_with_retry(call, max_seconds=self._max_retry_seconds)
+        except openai.APIConnectionError as exc:
+            kind = "timed out" if isinstance(exc, openai.APITimeoutError) else "is unreachable"
+            raise LLMUnavailableError(f"the {self.endpoint.route} LLM endpoint {host} {kind}") from None
+        except openai.APIStatusError as exc:
+            detail = _error_message(exc)
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise LLMUnavailableError(
+                    f"the {self.endpoint.route} LLM endpoint {host} answered {exc.status_code} ({detail})"
+                ) from None
+            raise LLMRejectedError(
+                f"the {self.endpoint.route} LLM endpoint {host} refused the request: {exc.status_code} {detail}"
+            ) from None
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    msg = body.get("message") or (body.get("error") or {}).get("message") if isinstance(body, dict) else None
+    return " ".join(str(msg or exc.message).split())[:200]
+
+
+def _strip_fences(text: str) -> str:
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.rsplit("```", 1)[0]
+    return text.strip()

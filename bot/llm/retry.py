@@ -1,0 +1,96 @@
+"""When to try an LLM call again, and how long to wait.
+
+Retried: 429, 5xx, 408/409, timeouts and connection errors, with exponential backoff and full
+jitter, honouring ``Retry-After`` (seconds or an HTTP date). Never retried: any other 4xx — a bad
+key, a missing model or a malformed request will not change by asking again. The whole call is
+bounded: attempts stop once the next wait would pass ``max_seconds``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import openai
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+T = TypeVar("T")
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500
+    return False
+
+
+def retry_after(exc: BaseException | None) -> float | None:
+    """Seconds the server asked us to wait, if it said."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    value = exc.response.headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = exc.response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+class _Wait:
+    def __init__(self, *, base: float, cap: float, deadline: float) -> None:
+        self.base, self.cap, self.deadline = base, cap, deadline
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        asked = retry_after(exc)
+        # Full jitter: spread retries of many clients; a server's Retry-After is a floor.
+        backoff = random.uniform(0, min(self.cap, self.base * 2 ** (state.attempt_number - 1)))
+        return max(asked, backoff) if asked is not None else backoff
+
+
+def _stop(deadline_at: float, wait: _Wait, attempts: int) -> Callable[[RetryCallState], bool]:
+    by_count = stop_after_attempt(attempts)
+
+    def stop(state: RetryCallState) -> bool:
+        if by_count(state):
+            return True
+        # Give up now if the next wait would end past the budget (a long Retry-After included).
+        exc = state.outcome.exception() if state.outcome else None
+        asked = retry_after(exc) or 0.0
+        return time.monotonic() + asked > deadline_at
+
+    return stop
+
+
+def call_with_retry(fn: Callable[[], T], *, max_seconds: float, attempts: int = 6, base: float = 0.5,
+                    cap: float = 8.0, sleep: Callable[[float], None] = time.sleep) -> T:  # fmt: skip
+    """Run ``fn`` under the policy above; the last error is raised as is when it gives up."""
+    deadline_at = time.monotonic() + max_seconds
+    wait = _Wait(base=base, cap=cap, deadline=deadline_at)
+
+    def bounded_wait(state: RetryCallState) -> float:
+        return max(0.0, min(wait(state), deadline_at - time.monotonic()))
+
+    retrying = Retrying(
+        retry=retry_if_exception(is_retryable),
+        wait=bounded_wait,
+        stop=_stop(deadline_at, wait, attempts),
+        sleep=sleep,
+        reraise=True,
+    )
+    return retrying(fn)
