@@ -29,11 +29,12 @@ install-test: $(TEST_STAMP)
 
 DEMO_USER ?= maya.okafor@brindlewood.example
 
-# Until drafting lands (issue: grounded answers), the demo ingests the sample company and searches it.
+# With LLM_BASE_URL / LLM_API_KEY in .env the answer and the draft are written by the model; without
+# them Closer still shows the sources it would have used, with a note saying why.
 demo: install
 	$(BIN)/closer ingest sample
-	$(BIN)/closer search "what discount did Halvorsen ask for on the frozen-zone robots?" --as $(DEMO_USER) --k 5
-	$(BIN)/closer search "TKT-2291" --as $(DEMO_USER) --k 3
+	$(BIN)/closer ask "What discount did Halvorsen ask for on the frozen-zone robots, and who approves it?" --as $(DEMO_USER)
+	$(BIN)/closer followup DL-101 --as $(DEMO_USER)
 
 lint: install-test
 	$(BIN)/ruff check bot tests bench

@@ -7,10 +7,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings, load_settings
 from bot.errors import CloserError
 from bot.knowledge.ingest import IngestReport
+
+if TYPE_CHECKING:
+    from bot.assistant import Assistant
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 2, 2
 
@@ -41,6 +45,23 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
     search.add_argument("--k", type=int, default=10)
     search.add_argument("--json", action="store_true")
+
+    ask = sub.add_parser("ask", help="a grounded answer with citations")
+    ask.add_argument("question")
+    reply = sub.add_parser("reply", help="a draft reply to a customer's message")
+    reply.add_argument("message")
+    followup = sub.add_parser("followup", help="a follow-up email draft for a deal")
+    followup.add_argument("deal", metavar="DEAL_ID", help="deal id, or a unique part of its name")
+    for one in (ask, reply, followup):
+        one.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+        one.add_argument(
+            "--private", action="store_true", help="send this request to the private endpoint only"
+        )
+        one.add_argument("--json", action="store_true")
+
+    privacy = sub.add_parser("privacy", help="show or set your private mode")
+    privacy.add_argument("mode", choices=["on", "off", "status"])
+    privacy.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
 
     ev = sub.add_parser("eval", help="measure quality")
     ev_what = ev.add_subparsers(dest="what", required=True, parser_class=_Parser)
@@ -117,11 +138,66 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _assistant(settings: Settings) -> Assistant:
+    from bot.assistant import Assistant
+    from bot.knowledge.base import KnowledgeBase
+    from bot.llm.router import LLMRouter
+    from bot.state.store import StateStore
+
+    return Assistant(
+        settings, KnowledgeBase.open(settings), LLMRouter(settings), StateStore.open(settings.state_url)
+    )
+
+
+def _draft(args: argparse.Namespace, settings: Settings) -> int:
+    assistant = _assistant(settings)
+    action = args.command
+    if action == "ask":
+        draft = assistant.ask(args.question, user=args.as_email, private=args.private)
+    elif action == "reply":
+        draft = assistant.reply(args.message, user=args.as_email, private=args.private)
+    else:
+        draft = assistant.followup(args.deal, user=args.as_email, private=args.private)
+    if args.json:
+        print(json.dumps(draft.as_json(action), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    badge = "🔒 private" if draft.decision.private else "standard"
+    print(f"[{badge} — {draft.decision.reason}]\n")
+    if draft.subject:
+        print(f"Subject: {draft.subject}\n")
+    print(draft.text.strip())
+    if draft.next_steps:
+        print("\nProposed next steps:")
+        for step in draft.next_steps:
+            print(f"  • {step}")
+    if draft.citations and not draft.degraded:
+        print("\nSources:")
+        for c in draft.citations:
+            print(f"  [{c.number}] {c.title} ({c.source_type} {c.source_id})")
+    if draft.unverified:
+        print(
+            "\n⚠ Not found in the cited sources — check before sending: "
+            + ", ".join(c.text for c in draft.unverified)
+        )
+    return EXIT_OK
+
+
+def _privacy(args: argparse.Namespace, settings: Settings) -> int:
+    assistant = _assistant(settings)
+    decision = assistant.decide(args.as_email) if args.mode == "status" else assistant.set_privacy(
+        args.as_email, args.mode == "on")  # fmt: skip
+    label = "🔒 private" if decision.private else "standard"
+    print(f"{args.as_email}: {label} ({decision.reason})")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        handler = {"ingest": _ingest, "search": _search, "eval": _eval}[args.command]
+        handlers = {"ingest": _ingest, "search": _search, "eval": _eval, "ask": _draft, "reply": _draft,
+                    "followup": _draft, "privacy": _privacy}  # fmt: skip
+        handler = handlers[args.command]
         return handler(args, settings)
     except CloserError as exc:
         print(f"closer: {exc}", file=sys.stderr)

@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     private_llm_model: str | None = None
     privacy_default: Literal["standard", "private"] = "standard"
     privacy_enforced: bool = False
+    pii_masking: bool = Field(
+        False, description="mask emails and phone numbers sent to the standard endpoint"
+    )
+    llm_timeout_seconds: float = Field(60.0, gt=0, le=600)
+    llm_retry_seconds: float = Field(30.0, ge=0, le=600, description="total time budget for retries")
+    prompts_dir: Path | None = None
+    history_token_limit: int = Field(1500, ge=0, le=100_000)
 
     # Knowledge base
     embedding_provider: Literal["local", "openai"] = "local"

@@ -5,7 +5,8 @@ CloserError                 base: a one-line message fit to show a user (CLI exi
 ├── InputError              a file, folder or argument the user gave is unusable
 ├── StoreError              the vector store cannot be opened, is locked or is inconsistent
 │   └── StoreBusyError      another process is writing to the embedded store
-└── EmbedderError           the embedding model cannot be loaded or an embedding call failed
+├── EmbedderError           the embedding model cannot be loaded or an embedding call failed
+└── StateError              the state database (STATE_URL) cannot be opened, migrated or used
 """
 
 from __future__ import annotations
@@ -48,4 +49,8 @@ class LLMRejectedError(LLMError):
 
 
 class PrivacyError(CloserError):
+    pass
+
+
+class StateError(CloserError):
     pass

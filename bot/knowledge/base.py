@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bot.config import Settings
-from bot.errors import InputError
+from bot.errors import InputError, PrivacyError
 from bot.identity.viewer import Viewer
 from bot.knowledge.crm import read_crm
 from bot.knowledge.docs import read_docs
@@ -25,6 +25,13 @@ SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 CRM_KINDS: tuple[SourceType, ...] = ("account", "deal", "contact", "note")
 
 
+def _hit(index: SearchIndex, row: int) -> Hit:
+    m = index.metas[row]
+    return Hit(
+        m.source_id, m.source_type, m.title, 1.0, index.texts[row], m.deal_id, m.account_id, m.chunk_id
+    )
+
+
 def release_free_memory() -> None:
     """Hand memory freed by a (re)load back to the OS; loading 100k chunks leaves ~100 MB behind."""
     gc.collect()
@@ -33,10 +40,20 @@ def release_free_memory() -> None:
 
 
 def make_embedder(settings: Settings) -> Embedder:
+    """The knowledge base's embedder. Remote embeddings go to the endpoint of the route every request
+    takes when privacy is enforced or private by default; otherwise to the standard endpoint."""
     if settings.embedding_provider == "openai":
-        return OpenAIEmbedder(
-            base_url=settings.llm_base_url, api_key=settings.llm_api_key, model=settings.embedding_model
-        )
+        if (
+            settings.privacy_enforced or settings.privacy_default == "private"
+        ) and settings.private_llm_base_url:
+            base, key = settings.private_llm_base_url, settings.private_llm_api_key
+        elif settings.privacy_enforced or settings.privacy_default == "private":
+            raise PrivacyError(
+                "remote embeddings with private mode need PRIVATE_LLM_BASE_URL; nothing was sent"
+            )
+        else:
+            base, key = settings.llm_base_url, settings.llm_api_key
+        return OpenAIEmbedder(base_url=base, api_key=key, model=settings.embedding_model)
     return LocalEmbedder(settings.embedding_model_dir, threads=settings.embedding_threads)
 
 
@@ -87,8 +104,44 @@ class KnowledgeBase:
     def viewer(self, email: str) -> Viewer:
         return Viewer.of(email, admins=self.settings.admins)
 
-    def search(self, query: str, *, viewer: Viewer, k: int = 10) -> list[Hit]:
-        return self.searcher.search(query, viewer=viewer, k=k)
+    def search(
+        self, query: str, *, viewer: Viewer, k: int = 10, embedder: Embedder | None = None
+    ) -> list[Hit]:
+        return self.searcher.search(query, viewer=viewer, k=k, embedder=embedder)
+
+    def deal_context(self, deal: str, *, viewer: Viewer, notes: int = 6, contacts: int = 3) -> list[Hit]:
+        """A deal the viewer may see (by id, or by a unique part of its name), then its latest notes
+        and its account's contacts. Not found and not allowed look the same, on purpose."""
+        index = self.index()
+        mask = index.visible(viewer)
+        rows = [r for r in index.rows_of_source(f"deal:{deal}").tolist() if mask[r]]
+        if not rows:
+            wanted = deal.strip().lower()
+            matches = {
+                m.source_id: r
+                for r, m in enumerate(index.metas)
+                if mask[r] and m.source_type == "deal" and wanted in m.title.lower()
+            }
+            if len(matches) > 1:
+                names = ", ".join(f"{index.metas[r].title} ({sid})" for sid, r in sorted(matches.items())[:5])
+                raise InputError(f"{deal!r} matches several deals: {names}; use the deal id")
+            rows = list(matches.values())
+        if not rows:
+            raise InputError(f"no deal {deal!r} that you can see")
+        head = index.metas[rows[0]]
+        picked = [rows[0]]
+        note_rows = [r for r in range(len(index)) if mask[r] and index.metas[r].source_type == "note"
+                     and index.metas[r].deal_id == head.deal_id]  # fmt: skip
+        note_rows.sort(key=lambda r: index.metas[r].updated_at, reverse=True)
+        seen_notes: set[str] = set()
+        for r in note_rows:
+            if index.metas[r].source_id not in seen_notes and len(seen_notes) < notes:
+                seen_notes.add(index.metas[r].source_id)
+                picked.append(r)
+        contact_rows = [r for r in index.rows_of_account(head.account_id).tolist()
+                        if mask[r] and index.metas[r].source_type == "contact"][:contacts]  # fmt: skip
+        picked += contact_rows
+        return [_hit(index, r) for r in picked]
 
     # --- ingest -------------------------------------------------------------------------------------------
 

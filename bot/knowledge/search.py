@@ -135,17 +135,29 @@ class HybridSearcher:
         self._embedder = embedder
         self.tuning = tuning or SearchTuning()
 
-    def search(self, query: str, *, viewer: Viewer, k: int = 10) -> list[Hit]:
+    def search(
+        self, query: str, *, viewer: Viewer, k: int = 10, embedder: Embedder | None = None
+    ) -> list[Hit]:
+        """The ``k`` best sources ``viewer`` may read. ``embedder`` overrides the default one for
+        this query (the privacy route may require the question to be embedded elsewhere)."""
         index = self._index()
         if len(index) == 0 or not query.strip():
             return []
         mask = index.visible(viewer)
-        scores = self.rank(index, query, mask, k=k)
+        scores = self.rank(index, query, mask, k=k, embedder=embedder)
         return self._dedupe(index, scores, k)
 
     # --- ranking ----------------------------------------------------------------------------------------
 
-    def rank(self, index: SearchIndex, query: str, mask: np.ndarray, *, k: int = 10) -> dict[int, float]:
+    def rank(
+        self,
+        index: SearchIndex,
+        query: str,
+        mask: np.ndarray,
+        *,
+        k: int = 10,
+        embedder: Embedder | None = None,
+    ) -> dict[int, float]:
         """Fused score per row, over the rows ``mask`` allows."""
         t = self.tuning
         lexical_query = query
@@ -158,13 +170,13 @@ class HybridSearcher:
         rows = np.flatnonzero(mask)
         if len(rows) == 0:
             return {}
-        fused = self._fuse(index, query, lexical_query, rows, k)
+        fused = self._fuse(index, query, lexical_query, rows, k, embedder or self._embedder)
         if t.structure:
             self._route_identifiers(index, query, mask, fused)
         return fused
 
     def _fuse(
-        self, index: SearchIndex, query: str, lexical_query: str, rows: np.ndarray, k: int
+        self, index: SearchIndex, query: str, lexical_query: str, rows: np.ndarray, k: int, embedder: Embedder
     ) -> dict[int, float]:
         t = self.tuning
         n = max(t.candidates, k)
@@ -174,7 +186,7 @@ class HybridSearcher:
             hit = lex > 0
             lists.append((*_top(rows[hit], lex[hit], n, index.source_codes), 1.0 - t.dense_weight))
         if t.fusion != "bm25":
-            qvec = self._embedder.embed([query])[0]
+            qvec = embedder.embed([query])[0]
             lists.append((*_top(rows, index.dense_scores(qvec, rows), n, index.source_codes), t.dense_weight))
         fused: dict[int, float] = {}
         for top_rows, top_scores, weight in lists:

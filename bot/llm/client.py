@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
-import httpx
 import openai
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import LLMRejectedError, LLMUnavailableError
-from bot.llm.retry import call_with_retry
+from bot.llm.retry import Clock, call_with_retry
 
 Route = Literal["standard", "private"]
 Message = dict[str, str]
@@ -64,16 +63,26 @@ class Completion:
 
 
 class LLMClient:
-    def __init__(self, endpoint: Endpoint, *, timeout: float = 60.0, max_retry_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        timeout: float = 60.0,
+        max_retry_seconds: float = 30.0,
+        clock: Clock | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self._max_retry_seconds = max_retry_seconds
+        self._clock = clock
         self._client = openai.OpenAI(
             base_url=endpoint.base_url,
             api_key=endpoint.api_key or "not-needed",
             max_retries=0,  # retries are ours: bounded in total time, Retry-After honoured
-            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+            timeout=openai.Timeout(timeout, connect=min(5.0, timeout)),
         )
         self.supports_json_schema: bool | None = None  # learnt on first structured call
+        # Typed as Any: the SDK's overloads cannot follow a response_format passed through **kwargs.
+        self._create: Any = self._client.chat.completions.create
 
     # --- plain ------------------------------------------------------------------------------------------
 
@@ -86,8 +95,8 @@ class LLMClient:
             nonlocal attempts
             attempts += 1
             extra: dict[str, Any] = {"response_format": response_format} if response_format else {}
-            return self._client.chat.completions.create(
-                model=self.endpoint.model, messages=list(messages), max_tokens=max_tokens,  # type: ignore[arg-type]
+            return self._create(
+                model=self.endpoint.model, messages=list(messages), max_tokens=max_tokens,
                 temperature=temperature, store=False, **extra,
             )  # fmt: skip
 
@@ -110,8 +119,8 @@ class LLMClient:
         """A reply validated as ``model``: JSON schema where the endpoint supports it, else JSON by
         instruction; one repair attempt on invalid output. Raises LLMRejectedError if still invalid."""
         usage = Usage()
-        schema = {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": model.model_json_schema(),
-                                                          "strict": True}}  # fmt: skip
+        spec = {"name": model.__name__, "schema": model.model_json_schema(), "strict": True}
+        schema = {"type": "json_schema", "json_schema": spec}
         msgs = list(messages)
         if self.supports_json_schema is not False:
             try:
@@ -159,8 +168,8 @@ class LLMClient:
 
         def call() -> Any:
             into.attempts += 1
-            return self._client.chat.completions.create(
-                model=self.endpoint.model, messages=list(messages), max_tokens=max_tokens,  # type: ignore[arg-type]
+            return self._create(
+                model=self.endpoint.model, messages=list(messages), max_tokens=max_tokens,
                 temperature=temperature, store=False, stream=True, stream_options={"include_usage": True},
             )  # fmt: skip
 
@@ -176,7 +185,7 @@ class LLMClient:
                         if into.first_token_ms is None:
                             into.first_token_ms = (time.perf_counter() - started) * 1000
                         yield choice.delta.content
-        except (openai.APIError, httpx.HTTPError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any transport failure mid-stream ends the answer
             raise LLMUnavailableError(
                 f"{self.endpoint.host} broke off the answer ({type(exc).__name__})"
             ) from None
@@ -189,7 +198,7 @@ class LLMClient:
     def _guard(self, call: Any) -> Any:
         host = self.endpoint.host
         try:
-            return call_with_retry(call, max_seconds=self._max_retry_seconds)
+            return call_with_retry(call, max_seconds=self._max_retry_seconds, clock=self._clock)
         except openai.APIConnectionError as exc:
             kind = "timed out" if isinstance(exc, openai.APITimeoutError) else "is unreachable"
             raise LLMUnavailableError(f"the {self.endpoint.route} LLM endpoint {host} {kind}") from None
@@ -199,8 +208,9 @@ class LLMClient:
                 raise LLMUnavailableError(
                     f"the {self.endpoint.route} LLM endpoint {host} answered {exc.status_code} ({detail})"
                 ) from None
+            route = self.endpoint.route
             raise LLMRejectedError(
-                f"the {self.endpoint.route} LLM endpoint {host} refused the request: {exc.status_code} {detail}"
+                f"the {route} LLM endpoint {host} refused the request: {exc.status_code} {detail}"
             ) from None
 
 

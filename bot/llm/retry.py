@@ -63,34 +63,39 @@ class _Wait:
         return max(asked, backoff) if asked is not None else backoff
 
 
-def _stop(deadline_at: float, wait: _Wait, attempts: int) -> Callable[[RetryCallState], bool]:
+class Clock:
+    """Time as the retry policy sees it; tests pass one whose sleep only moves its own hands."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def call_with_retry(fn: Callable[[], T], *, max_seconds: float, attempts: int = 6, base: float = 0.5,
+                    cap: float = 8.0, clock: Clock | None = None) -> T:  # fmt: skip
+    """Run ``fn`` under the policy above; the last error is raised as is when it gives up."""
+    clock = clock or Clock()
+    deadline_at = clock.now() + max_seconds
+    wait = _Wait(base=base, cap=cap, deadline=deadline_at)
     by_count = stop_after_attempt(attempts)
 
     def stop(state: RetryCallState) -> bool:
         if by_count(state):
             return True
-        # Give up now if the next wait would end past the budget (a long Retry-After included).
-        exc = state.outcome.exception() if state.outcome else None
-        asked = retry_after(exc) or 0.0
-        return time.monotonic() + asked > deadline_at
-
-    return stop
-
-
-def call_with_retry(fn: Callable[[], T], *, max_seconds: float, attempts: int = 6, base: float = 0.5,
-                    cap: float = 8.0, sleep: Callable[[float], None] = time.sleep) -> T:  # fmt: skip
-    """Run ``fn`` under the policy above; the last error is raised as is when it gives up."""
-    deadline_at = time.monotonic() + max_seconds
-    wait = _Wait(base=base, cap=cap, deadline=deadline_at)
+        # Give up now if the server asks us to wait past the budget (a long Retry-After).
+        asked = retry_after(state.outcome.exception() if state.outcome else None) or 0.0
+        return clock.now() + asked > deadline_at
 
     def bounded_wait(state: RetryCallState) -> float:
-        return max(0.0, min(wait(state), deadline_at - time.monotonic()))
+        return max(0.0, min(wait(state), deadline_at - clock.now()))
 
     retrying = Retrying(
         retry=retry_if_exception(is_retryable),
         wait=bounded_wait,
-        stop=_stop(deadline_at, wait, attempts),
-        sleep=sleep,
+        stop=stop,
+        sleep=clock.sleep,
         reraise=True,
     )
     return retrying(fn)

@@ -1,0 +1,289 @@
+"""The state database: privacy preferences, the audit log, exactly-once claims, digests, feedback.
+
+One :class:`StateStore` per process, shared by its threads. Every write is one short transaction,
+and every "only once" guarantee is a primary key or a conditional UPDATE checked by its row count,
+so it holds across threads, processes and replicas on SQLite or PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Connection, Engine, Insert, Table, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from bot.errors import StateError
+from bot.state.engine import describe, open_engine, parse, state_error
+from bot.state.migrate import current_revision, upgrade
+from bot.state.rows import AuditRow, DigestStatus, FeedbackRow, utc_now
+from bot.state.tables import (
+    KEY,
+    audit_log,
+    channel_prefs,
+    digest_snapshots,
+    digests_sent,
+    events_seen,
+    feedback,
+    user_prefs,
+)
+
+__all__ = ["AuditRow", "FeedbackRow", "StateStore"]
+
+SUPPORTED = ("sqlite", "postgresql")
+
+
+def _email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _fit(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """Cut free text to its column's length: PostgreSQL would refuse it, SQLite would keep it all."""
+    out = dict(values)
+    for name, value in values.items():
+        length = getattr(table.c[name].type, "length", None)
+        if isinstance(value, str) and length and len(value) > length:
+            out[name] = value[:length]
+    return out
+
+
+class StateStore:
+    """Open with :meth:`open`; safe to share between threads; :meth:`close` when done."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> StateStore:
+        """Connect to ``url`` (``STATE_URL``) and upgrade its schema to head.
+
+        Raises :class:`StateError`, naming STATE_URL with its password masked, when the URL is
+        malformed, its driver is missing, or the database cannot be reached or migrated.
+        """
+        parsed = parse(url)
+        if parsed.get_backend_name() not in SUPPORTED:
+            shown = parsed.render_as_string(hide_password=True)
+            raise StateError(f"setting STATE_URL: {shown} is not a sqlite:// or postgresql:// database URL")
+        engine = open_engine(parsed)
+        try:
+            upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"StateStore({describe(self._engine.url)})"
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """One transaction; database failures other than a key conflict become :class:`StateError`."""
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            raise state_error(self._engine.url, exc) from None
+
+    def _upsert(self, conn: Connection, table: Table, values: dict[str, Any]) -> None:
+        keys = [c.name for c in table.primary_key]
+        stmt: Insert
+        if conn.dialect.name == "postgresql":
+            pg = postgresql.insert(table).values(values)
+            stmt = pg.on_conflict_do_update(index_elements=keys, set_={k: pg.excluded[k] for k in values})
+        else:
+            lite = sqlite.insert(table).values(values)
+            stmt = lite.on_conflict_do_update(index_elements=keys, set_={k: lite.excluded[k] for k in values})
+        conn.execute(stmt)
+
+    # --- schema --------------------------------------------------------------------------------------
+
+    def schema_revision(self) -> str:
+        """The Alembic revision the database is at (after :meth:`open`, the head)."""
+        with self._begin() as conn:
+            revision = current_revision(conn)
+        if revision is None:
+            raise StateError(f"state database {describe(self._engine.url)} has no schema revision")
+        return revision
+
+    # --- privacy preferences -------------------------------------------------------------------------
+
+    def user_private(self, email: str) -> bool | None:
+        """The user's saved preference, or None if they never set one."""
+        with self._begin() as conn:
+            query = select(user_prefs.c.private).where(user_prefs.c.email == _email(email))
+            return conn.execute(query).scalar_one_or_none()
+
+    def set_user_private(self, email: str, private: bool) -> None:
+        with self._begin() as conn:
+            values = {"email": _email(email), "private": private, "updated_at": utc_now()}
+            self._upsert(conn, user_prefs, values)
+
+    def channel_private(self, channel_id: str) -> bool | None:
+        with self._begin() as conn:
+            query = select(channel_prefs.c.private).where(channel_prefs.c.channel_id == channel_id)
+            return conn.execute(query).scalar_one_or_none()
+
+    def set_channel_private(self, channel_id: str, private: bool) -> None:
+        with self._begin() as conn:
+            values = {"channel_id": channel_id, "private": private, "updated_at": utc_now()}
+            self._upsert(conn, channel_prefs, values)
+
+    # --- audit ---------------------------------------------------------------------------------------
+
+    def record_audit(self, row: AuditRow) -> None:
+        values = {name: getattr(row, name) for name in AuditRow.__dataclass_fields__}
+        with self._begin() as conn:
+            conn.execute(insert(audit_log).values(_fit(audit_log, values)))
+
+    def audit_rows(self, limit: int = 100) -> list[AuditRow]:
+        """The latest ``limit`` rows, newest first."""
+        columns = [audit_log.c[name] for name in AuditRow.__dataclass_fields__]
+        query = select(*columns).order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)
+        with self._begin() as conn:
+            return [AuditRow(**r) for r in conn.execute(query).mappings()]
+
+    # --- exactly once --------------------------------------------------------------------------------
+
+    def claim_event(self, key: str) -> bool:
+        """True for the first caller with ``key`` (a Slack event id, a button action id), then False.
+
+        Holds across threads, processes and replicas: the key is the table's primary key.
+        """
+        if not key or len(key) > KEY:
+            raise ValueError(f"an event key must have 1 to {KEY} characters")
+        try:
+            with self._begin() as conn:
+                conn.execute(insert(events_seen).values(key=key, at=utc_now()))
+        except IntegrityError:
+            return False
+        return True
+
+    def prune_events(self, *, before: datetime) -> int:
+        """Forget claims made before ``before`` (retries stop after minutes); returns how many."""
+        with self._begin() as conn:
+            return conn.execute(delete(events_seen).where(events_seen.c.at < before)).rowcount
+
+    # --- digests -------------------------------------------------------------------------------------
+
+    def _digest(self, email: str, day: date) -> ColumnElement[bool]:
+        return (digests_sent.c.user_email == _email(email)) & (digests_sent.c.digest_date == day)
+
+    def claim_digest(self, email: str, day: date, *, retry_failed: bool = True) -> bool:
+        """True if this caller may send ``email``'s digest for ``day``: nobody claimed it yet, or
+        (with ``retry_failed``) the last attempt failed. At most one caller wins each time.
+
+        A claim whose sender died before :meth:`mark_digest` stays "claimed": that day is not retried.
+        """
+        now = utc_now()
+        try:
+            with self._begin() as conn:
+                new = {"user_email": _email(email), "digest_date": day, "claimed_at": now}
+                conn.execute(insert(digests_sent).values({**new, "status": "claimed", "attempts": 1}))
+            return True
+        except IntegrityError:
+            if not retry_failed:
+                return False
+        retry = (
+            update(digests_sent)
+            .where(self._digest(email, day), digests_sent.c.status == "failed")
+            .values(status="claimed", claimed_at=now, attempts=digests_sent.c.attempts + 1)
+        )
+        with self._begin() as conn:
+            return conn.execute(retry).rowcount == 1
+
+    def mark_digest(self, email: str, day: date, status: Literal["sent", "failed"]) -> None:
+        """Record how a claimed digest went. A digest marked "sent" stays sent."""
+        if status not in ("sent", "failed"):
+            raise ValueError(f"status must be 'sent' or 'failed', got {status!r}")
+        stmt = (
+            update(digests_sent)
+            .where(self._digest(email, day), digests_sent.c.status != "sent")
+            .values(status=status, sent_at=utc_now() if status == "sent" else None)
+        )
+        with self._begin() as conn:
+            if conn.execute(stmt).rowcount == 0 and self._status(conn, email, day) is None:
+                raise ValueError(f"no digest was claimed for {_email(email)} on {day.isoformat()}")
+
+    def _status(self, conn: Connection, email: str, day: date) -> DigestStatus | None:
+        status: DigestStatus | None = conn.execute(
+            select(digests_sent.c.status).where(self._digest(email, day))
+        ).scalar()
+        return status
+
+    def digest_status(self, email: str, day: date) -> DigestStatus | None:
+        """ "claimed", "sent", "failed", or None if nobody claimed that digest."""
+        with self._begin() as conn:
+            return self._status(conn, email, day)
+
+    def save_snapshot(self, email: str, day: date, stages: Mapping[str, str]) -> None:
+        """Keep ``deal_id -> stage`` as sent in ``day``'s digest (replacing any earlier save that day)."""
+        owner = _email(email)
+        same_day = (digest_snapshots.c.user_email == owner) & (digest_snapshots.c.digest_date == day)
+        rows = [
+            {"user_email": owner, "digest_date": day, "deal_id": deal, "stage": stage}
+            for deal, stage in stages.items()
+        ]
+        with self._begin() as conn:
+            conn.execute(delete(digest_snapshots).where(same_day))
+            if rows:
+                conn.execute(insert(digest_snapshots), rows)
+
+    def last_snapshot(self, email: str, before: date) -> dict[str, str]:
+        """``deal_id -> stage`` from the latest saved snapshot strictly before ``before``; {} if none.
+
+        A digest with no deals saves no rows, so the next comparison is with the one before it.
+        """
+        owner = _email(email)
+        mine = digest_snapshots.c.user_email == owner
+        latest = (
+            select(func.max(digest_snapshots.c.digest_date))
+            .where(mine, digest_snapshots.c.digest_date < before)
+            .scalar_subquery()
+        )
+        query = select(digest_snapshots.c.deal_id, digest_snapshots.c.stage).where(
+            mine, digest_snapshots.c.digest_date == latest
+        )
+        with self._begin() as conn:
+            return {deal: stage for deal, stage in conn.execute(query)}
+
+    # --- feedback ------------------------------------------------------------------------------------
+
+    def record_feedback(self, row: FeedbackRow) -> None:
+        values = {name: getattr(row, name) for name in FeedbackRow.__dataclass_fields__}
+        values["sources"] = json.dumps(list(row.sources))
+        with self._begin() as conn:
+            conn.execute(insert(feedback).values(_fit(feedback, values)))
+
+    def feedback_rows(
+        self, limit: int = 100, *, user_email: str | None = None, request_id: str | None = None
+    ) -> list[FeedbackRow]:
+        """The latest ``limit`` ratings, newest first, optionally for one user or one answer."""
+        columns = [feedback.c[name] for name in FeedbackRow.__dataclass_fields__]
+        query = select(*columns).order_by(feedback.c.at.desc(), feedback.c.id.desc()).limit(limit)
+        if user_email is not None:
+            query = query.where(feedback.c.user_email == _email(user_email))
+        if request_id is not None:
+            query = query.where(feedback.c.request_id == request_id)
+        with self._begin() as conn:
+            return [
+                FeedbackRow(**{**r, "sources": tuple(json.loads(r["sources"]))})
+                for r in conn.execute(query).mappings()
+            ]

@@ -1,0 +1,167 @@
+"""The schema as SQLAlchemy Core tables: one :data:`metadata`, dialect-neutral (SQLite, PostgreSQL).
+
+This is the *current* shape the store's queries are written against. The database is created and
+changed only by the Alembic revisions in ``migrations/versions``; a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+__all__ = [
+    "audit_log",
+    "channel_prefs",
+    "digest_snapshots",
+    "digests_sent",
+    "events_seen",
+    "feedback",
+    "metadata",
+    "user_prefs",
+]
+
+# Explicit constraint names, so later batch migrations on SQLite can find and alter them.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+EMAIL = 320  # RFC 5321's longest address
+SHORT = 64  # ids, hosts' labels, surfaces, actions, statuses
+REASON = 200
+DETAIL = 500
+HOST = 255
+MODEL = 200
+KEY = 255
+STAGE = 128  # CRM deal ids and stage names
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant: stored as UTC (``timestamptz`` on PostgreSQL), always returned timezone-aware.
+
+    SQLite keeps no offset, so values are converted to UTC before they are written and read back
+    as UTC; a naive value is taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(naming_convention=NAMING)
+
+user_prefs = Table(
+    "user_prefs",
+    metadata,
+    Column("email", String(EMAIL), primary_key=True),
+    Column("private", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+channel_prefs = Table(
+    "channel_prefs",
+    metadata,
+    Column("channel_id", String(SHORT), primary_key=True),
+    Column("private", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# No column for prompt or answer text, by design.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(SHORT), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("user_email", String(EMAIL), nullable=False),
+    Column("surface", String(SHORT), nullable=False),
+    Column("action", String(SHORT), nullable=False),
+    Column("route", String(16), nullable=False),
+    Column("reason", String(REASON), nullable=False),
+    Column("endpoint_host", String(HOST), nullable=True),
+    Column("model", String(MODEL), nullable=True),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", String(DETAIL), nullable=True),
+    CheckConstraint("route IN ('standard', 'private')", name="route"),
+    CheckConstraint("outcome IN ('ok', 'degraded', 'refused', 'error')", name="outcome"),
+    Index(None, "at"),
+    Index(None, "request_id"),
+)
+
+events_seen = Table(
+    "events_seen",
+    metadata,
+    Column("key", String(KEY), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "at"),
+)
+
+digests_sent = Table(
+    "digests_sent",
+    metadata,
+    Column("user_email", String(EMAIL), primary_key=True),
+    Column("digest_date", Date, primary_key=True),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    CheckConstraint("status IN ('claimed', 'sent', 'failed')", name="status"),
+)
+
+digest_snapshots = Table(
+    "digest_snapshots",
+    metadata,
+    Column("user_email", String(EMAIL), primary_key=True),
+    Column("digest_date", Date, primary_key=True),
+    Column("deal_id", String(STAGE), primary_key=True),
+    Column("stage", String(STAGE), nullable=False),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("user_email", String(EMAIL), nullable=False),
+    Column("request_id", String(SHORT), nullable=False),
+    Column("rating", SmallInteger, nullable=False),
+    Column("sources", Text, nullable=False),  # JSON list of "type:id"
+    Column("route", String(16), nullable=False),
+    CheckConstraint("rating IN (1, -1)", name="rating"),
+    CheckConstraint("route IN ('standard', 'private')", name="route"),
+    Index(None, "at"),
+    Index(None, "request_id"),
+)
