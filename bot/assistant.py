@@ -26,7 +26,7 @@ from bot.errors import EmbedderError, LLMRejectedError, LLMUnavailableError, Pri
 from bot.identity.viewer import PUBLIC_ONLY
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.search import Hit
-from bot.llm.client import LLMClient, Usage
+from bot.llm.client import Completion, LLMClient, Usage
 from bot.llm.prompts import DEFAULT_DIR, load_prompt
 from bot.llm.router import LLMRouter
 from bot.privacy.redact import Masker
@@ -126,9 +126,11 @@ class Assistant:
         history: Sequence[Turn] = (),
         surface: str = "cli",
         public_only: bool = False,
+        on_text: Callable[[str], None] | None = None,
     ) -> Draft:
         """A grounded answer. ``public_only`` (channel replies others can read) limits sources to
-        docs and public records whoever asks."""
+        docs and public records whoever asks. With ``on_text`` the answer is streamed to it as it is
+        written; the returned draft is the checked final text (citations cleaned, claims flagged)."""
         return self._run(
             "ask",
             user,
@@ -143,6 +145,7 @@ class Assistant:
                 request_id=rid,
                 history=history,
                 public_only=public_only,
+                on_text=on_text,
             ),
         )
 
@@ -155,7 +158,9 @@ class Assistant:
         channel: str | None = None,
         history: Sequence[Turn] = (),
         surface: str = "cli",
+        on_text: Callable[[str], None] | None = None,
     ) -> Draft:
+        """A draft reply to a customer's message (streamed to ``on_text`` when given)."""
         return self._run(
             "reply",
             user,
@@ -163,7 +168,7 @@ class Assistant:
             channel,
             surface,
             lambda d, rid: self._answer(
-                "reply", message, user=user, decision=d, request_id=rid, history=history
+                "reply", message, user=user, decision=d, request_id=rid, history=history, on_text=on_text
             ),
         )
 
@@ -265,6 +270,7 @@ class Assistant:
         request_id: str,
         history: Sequence[Turn],
         public_only: bool = False,
+        on_text: Callable[[str], None] | None = None,
     ) -> tuple[Draft, Usage, LLMClient | None]:
         client = self.router.client(decision)
         hits = self._retrieve(text, user=user, decision=decision, k=ASK_SOURCES, public_only=public_only)
@@ -289,7 +295,13 @@ class Assistant:
         masker = self._masker(decision)
         messages = [{**m, "content": masker.mask(m["content"])} for m in prompt.messages(**values)]
         try:
-            done = client.complete(messages)
+            if on_text is None:
+                done = client.complete(messages)
+            else:
+                done = Completion("", Usage())
+                for piece in client.complete_stream(messages, usage=done.usage):
+                    done.text += piece
+                    on_text(masker.unmask(piece))
         except LLMUnavailableError as exc:
             return self._unavailable(exc, hits, decision, request_id, client)
         answer, citations = keep_valid_citations(masker.unmask(done.text), hits)

@@ -11,7 +11,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from bot.state.store import StateStore
 
 from bot.assistant import Assistant
 from bot.config import load_settings
@@ -19,6 +18,7 @@ from bot.errors import PrivacyError
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.embedder import LocalEmbedder
 from bot.llm.router import LLMRouter
+from bot.state.store import StateStore
 from tests.crm_fixtures import ALICE, BOB, small_export
 from tests.fake_openai import FakeOpenAI
 
@@ -236,3 +236,17 @@ def test_pii_masking_hides_contacts_from_the_standard_endpoint(
     sent = standard.requests[-1].body.decode()
     assert "dana@acme.example" not in sent and "555 0100" not in sent and "[email 1]" in sent
     assert "dana@acme.example" in draft.text  # put back on this machine
+
+
+def test_streamed_answer_is_checked_like_a_plain_one(
+    tmp_path: Path, embedder: LocalEmbedder, crm: Path, standard: FakeOpenAI, private: FakeOpenAI
+) -> None:
+    standard.reply = lambda body: "Acme asked for 15% off AX-PRO-2 [1] and 40% [7]."
+    pieces: list[str] = []
+    draft = build(tmp_path, embedder, crm, **endpoints(standard, private)).ask(
+        "Acme AX-PRO-2 discount", user=ALICE, on_text=pieces.append
+    )
+    assert len(pieces) > 2 and "".join(pieces) == "Acme asked for 15% off AX-PRO-2 [1] and 40% [7]."
+    assert draft.text == "Acme asked for 15% off AX-PRO-2 [1] and 40%."  # [7] was never retrieved
+    assert [c.text for c in draft.unverified] == ["40%"]
+    assert standard.requests[-1].json()["stream"] is True

