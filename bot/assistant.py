@@ -59,6 +59,7 @@ class Draft:
     subject: str = ""
     next_steps: list[str] = field(default_factory=list)
     sources: list[Hit] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)  # the LLM's share: model, tokens, latency
 
     @property
     def degraded(self) -> bool:
@@ -202,6 +203,7 @@ class Assistant:
         outcome: Outcome = "ok"
         try:
             draft, usage, client = work(decision, request_id)
+            draft.usage = usage
             outcome = "degraded" if draft.degraded else "ok"
             return draft
         except PrivacyError as exc:

@@ -100,6 +100,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # small writes otherwise wait ~40 ms for delayed ACKs
 
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass

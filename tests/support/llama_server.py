@@ -109,11 +109,13 @@ def _usable(binary: Path) -> bool:
 def _build_into(work: Path, staging: Path, *, verbose: bool) -> None:
     log_path = work / "build.log"
     with log_path.open("w") as log:
-        out: IO[str] | None = None if verbose else log
+        # Verbose: the tools' output goes to stderr, so stdout carries only the path printed at the end.
+        out: IO[str] = sys.stderr if verbose else log
 
         def run(cmd: list[str], cwd: Path | None = None) -> None:
             _say(f"$ {' '.join(cmd)}", verbose)
-            done = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT if out else None)
+            out.flush()
+            done = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
             if done.returncode != 0:
                 raise RuntimeError(
                     f"llama-server build step failed ({done.returncode}): {' '.join(cmd)}"
