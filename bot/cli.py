@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,12 +64,24 @@ def _parser() -> argparse.ArgumentParser:
     privacy.add_argument("mode", choices=["on", "off", "status"])
     privacy.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
 
+    sub.add_parser("serve", help="run the Slack app (HTTP mode, or Socket Mode when SLACK_APP_TOKEN is set)")
+
     ev = sub.add_parser("eval", help="measure quality")
     ev_what = ev.add_subparsers(dest="what", required=True, parser_class=_Parser)
     retrieval = ev_what.add_parser("retrieval", help="nDCG@10, MRR@10, Recall@10/100 on a BEIR-layout folder")
     retrieval.add_argument("dataset", type=Path)
     retrieval.add_argument("--split", default="test")
     retrieval.add_argument("--json", action="store_true")
+
+    digest = sub.add_parser("digest", help="build (and with --send, post) deal digests")
+    digest.add_argument("--user", metavar="EMAIL", help="one rep (default: everyone on an open deal)")
+    digest.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="the digest's day (default: today)")
+    digest.add_argument("--send", action="store_true", help="DM each digest in Slack, once per rep and day")
+    digest.add_argument("--json", action="store_true")
+
+    sub.add_parser("doctor", help="check settings, state, store, model, LLM endpoints and Slack")
+    migrate = sub.add_parser("migrate-store", help="copy an embedded store into the configured one")
+    migrate.add_argument("--from-path", dest="from_path", type=Path, required=True, metavar="DIR")
     return p
 
 
@@ -191,12 +204,56 @@ def _privacy(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-11-25") from None
+
+
+def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.digest.command import run_digest
+    from bot.digest.service import DigestService
+
+    deliver = None
+    if args.send:
+        from bot.slack.digest import SlackDigestSender, make_client
+
+        deliver = SlackDigestSender(make_client(settings))  # no token: one line, exit 2, nothing claimed
+    service = DigestService(_assistant(settings))
+    return run_digest(service, user=args.user, day=args.date, deliver=deliver, as_json=args.json)
+
+
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.doctor import exit_status, render, run_checks, secrets_of
+
+    secrets, checks = secrets_of(settings), []
+    for check in run_checks(settings):
+        print(render(check, secrets), flush=True)
+        checks.append(check)
+    return exit_status(checks)
+
+
+def _migrate_store(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.store_migration import migrate_store
+
+    print(migrate_store(settings, args.from_path, progress=_progress()).summary())
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.slack.server import serve
+
+    return serve(settings, _assistant)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
         handlers = {"ingest": _ingest, "search": _search, "eval": _eval, "ask": _draft, "reply": _draft,
-                    "followup": _draft, "privacy": _privacy}  # fmt: skip
+                    "followup": _draft, "privacy": _privacy, "digest": _digest, "doctor": _doctor,
+                    "migrate-store": _migrate_store, "serve": _serve}  # fmt: skip
         handler = handlers[args.command]
         return handler(args, settings)
     except CloserError as exc:

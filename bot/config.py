@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +87,33 @@ class Settings(BaseSettings):
     digest_time: str = "08:00"
     digest_days: str = "mon-fri"
 
+    # The Slack server (`closer serve`)
+    slack_worker_threads: int = Field(16, ge=1, le=512, description="threads that run answers after the ack")
+    slack_shutdown_seconds: float = Field(25.0, ge=0, le=600, description="grace on SIGTERM")
+    slack_user_cache_seconds: float = Field(3600.0, ge=0, description="how long a profile email is cached")
+    slack_memory_seconds: float = Field(
+        900.0, ge=0, le=86_400, description="how long buttons remember a question, in process memory only"
+    )
+    slack_click_window_seconds: float = Field(3.0, ge=0.1, le=60, description="double clicks count once")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, v: object) -> object:
+        return v.strip().upper() if isinstance(v, str) else v
+
+    # Deal digests (bot/digest, docs/digest.md)
+    digest_scheduler: bool = Field(True, description="run the in-process digest scheduler in `closer serve`")
+    digest_timezone: str | None = Field(
+        None, description="IANA zone for reps without one on their Slack profile; unset = this machine's"
+    )
+    digest_closing_days: int = Field(14, ge=0, le=365, description="closing_soon: close date within N days")
+    digest_stale_days: int = Field(14, ge=1, le=365, description="stale: no note on the deal for over N days")
+    digest_retry_hours: int = Field(
+        3, ge=0, le=23, description="retry failed digests hourly for N hours after DIGEST_TIME"
+    )
+    digest_suggestions: bool = Field(True, description="ask the LLM for a next step on flagged deals")
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, v: str) -> str:
@@ -114,6 +142,17 @@ class Settings(BaseSettings):
     def _days(cls, v: str) -> str:
         parse_days(v)
         return v
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _iana_zone(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        try:
+            ZoneInfo(v.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone like Europe/Berlin") from None
+        return v.strip()
 
     @property
     def admins(self) -> frozenset[str]:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.errors import LLMRejectedError
 from bot.llm.client import Endpoint, LLMClient, Usage
 from tests.support.llama_server import ensure_llama_server, gemma_model_path, run_llama_server
 
@@ -78,3 +79,22 @@ def test_complete_model_validates_against_the_schema(client: LLMClient) -> None:
     assert len(followup.subject) <= 40 and 1 <= followup.priority <= 3
     assert client.supports_json_schema is True  # the server took response_format=json_schema
     assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
+
+
+def test_truncated_structured_reply_is_rejected_after_one_repair(client: LLMClient) -> None:
+    # Four tokens cannot hold a whole Followup object, so the reply and its repair are both cut short.
+    with pytest.raises(LLMRejectedError, match="did not return valid Followup JSON twice"):
+        client.complete_model(
+            [{"role": "user", "content": "Plan a follow-up as JSON."}], Followup, max_tokens=4
+        )
+    assert client.supports_json_schema is True
+
+
+def test_a_prompt_past_the_context_is_refused_not_retried(client: LLMClient) -> None:
+    too_long = [{"role": "user", "content": "word " * 6000}]  # > the server's 4096-token context
+    with pytest.raises(LLMRejectedError, match="refused the request: 400"):
+        client.complete(too_long, max_tokens=8)
+    usage = Usage()
+    with pytest.raises(LLMRejectedError, match="refused the request: 400"):
+        list(client.complete_stream(too_long, max_tokens=8, usage=usage))
+    assert usage.attempts == 1  # a 4xx is final: asked once

@@ -237,3 +237,24 @@ class ChunkStore:
         dim = int((self._col.metadata or {}).get("dimension", 0))
         vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
         return metas, texts, vectors
+
+    # --- reports (the deal digest): metadata only, kept out of the search index ------------------------
+
+    def metadatas(self, kind: SourceType) -> Iterator[dict[str, Any]]:
+        """The stored metadata of every chunk of one source type (no texts, no vectors).
+
+        Deal fields are there as ``f_<column>`` (``f_stage``, ``f_amount``, ``f_close_date`` …), notes
+        carry ``f_created_at``; ``visibility``, ``owner`` and ``readers`` are the access fields.
+        """
+        for page in self._pages({"source_type": kind}, ["metadatas"]):
+            yield from (dict(meta) for meta in page["metadatas"])
+
+    def note_texts(self, deal_ids: Sequence[str]) -> list[tuple[dict[str, Any], str]]:
+        """(metadata, text) of every note chunk on the given deals."""
+        if not deal_ids:
+            return []
+        where = {"$and": [{"source_type": "note"}, {"deal_id": {"$in": list(deal_ids)}}]}
+        out: list[tuple[dict[str, Any], str]] = []
+        for page in self._pages(where, ["metadatas", "documents"]):
+            out += [(dict(m), str(d)) for m, d in zip(page["metadatas"], page["documents"], strict=True)]
+        return out

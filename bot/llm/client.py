@@ -173,23 +173,24 @@ class LLMClient:
                 temperature=temperature, store=False, stream=True, stream_options={"include_usage": True},
             )  # fmt: skip
 
-        stream = self._guard(call)
         try:
-            for chunk in stream:
-                if chunk.usage:
-                    into.prompt_tokens = chunk.usage.prompt_tokens
-                    into.completion_tokens = chunk.usage.completion_tokens
-                into.model = chunk.model or into.model
-                for choice in chunk.choices:
-                    if choice.delta and choice.delta.content:
-                        if into.first_token_ms is None:
-                            into.first_token_ms = (time.perf_counter() - started) * 1000
-                        yield choice.delta.content
-        except Exception as exc:  # noqa: BLE001 - any transport failure mid-stream ends the answer
-            raise LLMUnavailableError(
-                f"{self.endpoint.host} broke off the answer ({type(exc).__name__})"
-            ) from None
-        finally:
+            stream = self._guard(call)
+            try:
+                for chunk in stream:
+                    if chunk.usage:
+                        into.prompt_tokens = chunk.usage.prompt_tokens
+                        into.completion_tokens = chunk.usage.completion_tokens
+                    into.model = chunk.model or into.model
+                    for choice in chunk.choices:
+                        if choice.delta and choice.delta.content:
+                            if into.first_token_ms is None:
+                                into.first_token_ms = (time.perf_counter() - started) * 1000
+                            yield choice.delta.content
+            except Exception as exc:  # noqa: BLE001 - any transport failure mid-stream ends the answer
+                raise LLMUnavailableError(
+                    f"{self.endpoint.host} broke off the answer ({type(exc).__name__})"
+                ) from None
+        finally:  # also when opening the stream failed: the audit row still gets time and model
             into.latency_ms = (time.perf_counter() - started) * 1000
             into.model = into.model or self.endpoint.model
 

@@ -24,8 +24,10 @@ from bot.state.migrate import current_revision, upgrade
 from bot.state.rows import AuditRow, DigestStatus, FeedbackRow, utc_now
 from bot.state.tables import (
     KEY,
+    STAGE,
     audit_log,
     channel_prefs,
+    deal_snoozes,
     digest_snapshots,
     digests_sent,
     events_seen,
@@ -263,6 +265,29 @@ class StateStore:
         )
         with self._begin() as conn:
             return {deal: stage for deal, stage in conn.execute(query)}
+
+    # --- digest snoozes ------------------------------------------------------------------------------
+
+    def snooze_deal(self, email: str, deal_id: str, until: date) -> None:
+        """Keep ``deal_id`` out of ``email``'s digests on days before ``until`` (a later call replaces)."""
+        if not deal_id or len(deal_id) > STAGE:
+            raise ValueError(f"a deal id must have 1 to {STAGE} characters")
+        values = {
+            "user_email": _email(email),
+            "deal_id": deal_id,
+            "snoozed_until": until,
+            "created_at": utc_now(),
+        }
+        with self._begin() as conn:
+            self._upsert(conn, deal_snoozes, values)
+
+    def snoozed_deals(self, email: str, on: date) -> dict[str, date]:
+        """``deal_id -> snoozed_until`` of ``email``'s snoozes still in force on day ``on``."""
+        query = select(deal_snoozes.c.deal_id, deal_snoozes.c.snoozed_until).where(
+            deal_snoozes.c.user_email == _email(email), deal_snoozes.c.snoozed_until > on
+        )
+        with self._begin() as conn:
+            return {deal: until for deal, until in conn.execute(query)}
 
     # --- feedback ------------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from sqlalchemy import (
 __all__ = [
     "audit_log",
     "channel_prefs",
+    "deal_snoozes",
     "digest_snapshots",
     "digests_sent",
     "events_seen",
@@ -164,4 +165,15 @@ feedback = Table(
     CheckConstraint("route IN ('standard', 'private')", name="route"),
     Index(None, "at"),
     Index(None, "request_id"),
+)
+
+# A rep's "snooze this deal for a week" from a digest: the deal stays out of their digests before
+# ``snoozed_until`` (revision 0002).
+deal_snoozes = Table(
+    "deal_snoozes",
+    metadata,
+    Column("user_email", String(EMAIL), primary_key=True),
+    Column("deal_id", String(STAGE), primary_key=True),
+    Column("snoozed_until", Date, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

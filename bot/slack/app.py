@@ -1,0 +1,44 @@
+"""The Bolt app: one ``AsyncApp`` and its listeners. Wiring only — each surface registers itself.
+
+``AsyncApp`` keeps the event loop free: Bolt verifies and routes on the loop, listeners ``await
+ack()`` first, and the answers run on :class:`~bot.slack.workers.Workers` threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.slack import actions, commands, conversations, mentions
+from bot.slack.clients import async_web_client
+from bot.slack.service import SlackService
+
+log = logging.getLogger("bot.slack")
+
+
+def build_app(svc: SlackService, *, socket_mode: bool = False) -> AsyncApp:
+    s = svc.settings
+    app = AsyncApp(
+        name="closer",
+        client=async_web_client(s.slack_bot_token or "", s.slack_api_url),
+        signing_secret=s.slack_signing_secret or "",
+        request_verification_enabled=not socket_mode,  # Socket Mode is authenticated by the app token
+        logger=logging.getLogger("slack_bolt.closer"),
+    )
+
+    async def remember_bot(context: dict[str, Any], next: Any) -> None:
+        svc.bot_user_id = svc.bot_user_id or context.get("bot_user_id")
+        await next()
+
+    async def on_error(error: Exception) -> None:
+        log.error("listener failed", extra={"error": type(error).__name__})
+
+    app.middleware(remember_bot)
+    app.error(on_error)
+    commands.register(app, svc)
+    conversations.register(app, svc)
+    mentions.register(app, svc)
+    actions.register(app, svc)
+    return app

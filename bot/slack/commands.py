@@ -1,0 +1,92 @@
+"""The slash command (``SLACK_COMMAND``, default ``/sales``): ack at once, answer via ``response_url``.
+
+The ack is a short ephemeral "working on it" (or the whole answer, for ``help`` and usage errors);
+the answer replaces it, visible only to the person who asked, wherever they typed the command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.errors import InputError
+from bot.slack.identity import Person
+from bot.slack.parse import Command, help_text, parse
+from bot.slack.render import Message, notice
+from bot.slack.service import Request, SlackService
+from bot.slack.targets import ResponseUrl, Target
+
+WORKING = "⏳ Working on it…"
+COMING_SOON = "Deal digests are coming soon to Slack. Until then: `closer digest --user you@company.com`."
+
+
+def privacy_text(svc: SlackService, person: Person, mode: str) -> str:
+    """``private on|off|status`` for ``person``: change (unless status) and describe the result."""
+    a = svc.assistant
+    decision = a.decide(person.who) if mode == "status" else a.set_privacy(person.who, mode == "on")
+    if decision.private:
+        where = (
+            f"only to {svc.private_host}" if svc.private_host else "nowhere: no private endpoint is set up"
+        )
+        text = f"🔒 Private mode is on ({decision.reason}). Your requests go {where}."
+        if mode == "off" and svc.settings.privacy_enforced:
+            text += " The operator enforces it, so it stays on."
+        return text
+    return f"Standard mode ({decision.reason}). Add `--private` to any request to keep that one private."
+
+
+def digest_message(svc: SlackService, person: Person) -> Message:
+    """The digest hook: ``bot.slack.digest.slash_digest`` when that module is installed."""
+    if not person.email:
+        return notice("I need the email on your Slack profile to find your deals.")
+    try:
+        from bot.slack.digest import slash_digest  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        return notice(COMING_SOON)
+    message: Message = slash_digest(svc.assistant, email=person.email, user_id=person.user_id)
+    return message
+
+
+def run_command(
+    svc: SlackService, cmd: Command, person: Person, target: Target, *, channel: str | None
+) -> str:
+    """Carry out a parsed command for ``person``; returns the outcome. Shared with direct messages."""
+    if cmd.verb == "help":
+        target.send([notice(help_text(svc.settings.slack_command))])
+    elif cmd.verb == "private":
+        target.send([notice(privacy_text(svc, person, cmd.arg))])
+    elif cmd.verb == "digest":
+        target.send([digest_message(svc, person)])
+    else:
+        req = Request(
+            cmd.verb, cmd.arg, person, private=cmd.private, channel=channel, surface="slack-command"
+        )
+        draft = svc.draft(req)
+        target.send(svc.present(draft, req, mode="ephemeral"))
+        return "degraded" if draft.degraded else "ok"
+    return "ok"
+
+
+def register(app: AsyncApp, svc: SlackService) -> None:
+    async def on_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+        try:
+            cmd = parse(str(body.get("text") or ""))
+        except InputError as exc:
+            await ack(text=f"{exc}. Try `{svc.settings.slack_command} help`.", response_type="ephemeral")
+            return
+        if cmd.verb == "help":
+            await ack(text=help_text(svc.settings.slack_command), response_type="ephemeral")
+            return
+        await ack(text=WORKING, response_type="ephemeral")
+        target = ResponseUrl(str(body["response_url"]))
+
+        def work() -> str:
+            if not svc.dedup.first_command(str(body["trigger_id"])):
+                return "duplicate"
+            person = svc.directory.person(str(body["user_id"]))
+            return run_command(svc, cmd, person, target, channel=body.get("channel_id"))
+
+        await svc.workers.run(svc.job("command", target, work))
+
+    app.command(svc.settings.slack_command)(on_command)

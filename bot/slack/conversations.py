@@ -1,0 +1,135 @@
+"""Direct messages and the assistant pane: suggested prompts, "is thinking…", a streamed answer.
+
+Every DM is answered in its thread, and a follow-up in that thread is answered with the thread so
+far as history (``conversations.replies`` → the core's turns), without mentioning the bot again.
+Bolt's ``Assistant`` middleware takes threaded DMs (the pane's threads included); top-level DMs
+come through the plain ``message`` listener and start a thread. The same command words as the
+slash command work here too (``followup …``, ``private on`` …).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncAssistant
+from slack_sdk.errors import SlackApiError
+
+from bot.drafting.history import Turn
+from bot.errors import InputError
+from bot.slack.commands import run_command
+from bot.slack.identity import Person
+from bot.slack.parse import Command, parse
+from bot.slack.render import notice
+from bot.slack.service import Request, SlackService
+from bot.slack.stream import Streamer
+from bot.slack.targets import Thread
+
+log = logging.getLogger(__name__)
+THINKING = "is thinking…"
+GREETING = ("Hi! Ask me about your deals, accounts and our product docs — I answer from what *you* can see "
+            "in the CRM, with sources. Type `help` for what else I can do.")  # fmt: skip
+PROMPTS = [
+    {"title": "Catch me up on an account", "message": "Catch me up on my biggest open deal"},
+    {"title": "A pricing question", "message": "What discounts can we offer on a multi-year contract?"},
+    {"title": "Private mode", "message": "private status"},
+    {"title": "What can you do?", "message": "help"},
+]
+HISTORY_MESSAGES = 50
+
+
+def thread_history(svc: SlackService, channel: str, thread_ts: str, *, before: str) -> list[Turn]:
+    """The thread's messages before ``before`` as turns: the bot's are the assistant's."""
+    resp = svc.client.conversations_replies(channel=channel, ts=thread_ts, limit=HISTORY_MESSAGES)
+    turns: list[Turn] = []
+    for m in resp.get("messages") or []:
+        text = str(m.get("text") or "").strip()
+        if not text or float(m.get("ts", 0)) >= float(before):
+            continue
+        mine = bool(m.get("bot_id")) or (svc.bot_user_id is not None and m.get("user") == svc.bot_user_id)
+        turns.append(Turn("assistant" if mine else "user", text))
+    return turns
+
+
+def _status(svc: SlackService, channel: str, thread_ts: str, status: str) -> None:
+    try:
+        svc.client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status=status)
+    except SlackApiError as exc:  # a plain DM thread has no assistant status: carry on without it
+        log.info("no thread status", extra={"slack_error": exc.response.get("error")})
+
+
+def answer_dm(svc: SlackService, event: dict[str, Any], event_id: str, team_id: str | None) -> str:
+    if not svc.dedup.first_event(event_id):
+        return "duplicate"
+    channel, ts = str(event["channel"]), str(event["ts"])
+    thread_ts = str(event.get("thread_ts") or ts)
+    person = svc.directory.person(str(event["user"]))
+    _status(svc, channel, thread_ts, THINKING)
+    thread = Thread(svc.client, channel, thread_ts)
+    try:
+        cmd = parse(str(event.get("text") or ""))
+    except InputError as exc:
+        thread.send([notice(str(exc))])
+        return "rejected"
+    if cmd.verb not in ("ask", "reply"):
+        return run_command(svc, cmd, person, thread, channel=channel)
+    history = thread_history(svc, channel, thread_ts, before=ts) if event.get("thread_ts") else []
+    return _streamed(svc, cmd, person, history, thread_ts, channel, team_id or person.team_id)
+
+
+def _streamed(svc: SlackService, cmd: Command, person: Person, history: list[Turn], thread_ts: str,
+              channel: str, team_id: str | None) -> str:  # fmt: skip
+    assert cmd.verb in ("ask", "reply")
+    req = Request(cmd.verb, cmd.arg, person, private=cmd.private, channel=channel, history=history,
+                  surface="slack-dm")  # fmt: skip
+    streamer = Streamer(
+        svc.client, channel=channel, thread_ts=thread_ts, user_id=person.user_id, team_id=team_id
+    )
+    try:
+        draft = svc.draft(req, on_text=streamer)
+    except Exception:
+        if streamer.ts:  # leave no half answer behind; the boundary posts what went wrong
+            streamer.finish([notice("(stopped — see below)")])
+        raise
+    streamer.finish(svc.present(draft, req, mode="dm"))
+    return "degraded" if draft.degraded else "ok"
+
+
+def greet(svc: SlackService, event: dict[str, Any]) -> str:
+    thread = event["assistant_thread"]
+    channel, thread_ts = str(thread["channel_id"]), str(thread["thread_ts"])
+    svc.client.assistant_threads_setSuggestedPrompts(channel_id=channel, thread_ts=thread_ts, prompts=PROMPTS)
+    svc.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=GREETING)
+    return "ok"
+
+
+def register(app: AsyncApp, svc: SlackService) -> None:
+    assistant = AsyncAssistant()
+
+    async def on_thread_started(body: dict[str, Any]) -> None:
+        event = body["event"]
+        where = Thread(
+            svc.client, event["assistant_thread"]["channel_id"], event["assistant_thread"]["thread_ts"]
+        )
+
+        def work() -> str:
+            return greet(svc, event) if svc.dedup.first_event(str(body["event_id"])) else "duplicate"
+
+        await svc.workers.run(svc.job("assistant", where, work))
+
+    async def on_dm(body: dict[str, Any]) -> None:
+        event = body["event"]
+        if event.get("subtype") or event.get("bot_id") or not event.get("user"):
+            return  # edits, joins, our own messages: nothing to answer
+        where = Thread(svc.client, str(event["channel"]), str(event.get("thread_ts") or event["ts"]))
+        job = svc.job("dm", where, lambda: answer_dm(svc, event, str(body["event_id"]), body.get("team_id")))
+        await svc.workers.run(job)
+
+    async def on_message(body: dict[str, Any]) -> None:
+        if body["event"].get("channel_type") == "im":
+            await on_dm(body)
+
+    assistant.thread_started(on_thread_started)
+    assistant.user_message(on_dm)
+    app.use(assistant)
+    app.event("message")(on_message)

@@ -1,0 +1,76 @@
+"""Mentions in a channel: answered in the thread, from product docs and public records only.
+
+Everyone in the channel can read the reply, so the core is asked with ``public_only=True`` whoever
+asks. When the asker's own search (as they would see the CRM) ranks records the public answer could
+not use, they alone are told (ephemeral) and offered the same question answered privately.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.assistant import ASK_SOURCES
+from bot.slack.buttons import ButtonValue, offer_button
+from bot.slack.identity import Person
+from bot.slack.render import notice
+from bot.slack.service import Request, SlackService
+from bot.slack.targets import Ephemeral, Thread
+
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+PUBLIC_NOTE = "Answered from product docs and public records only, because everyone here can read it."
+PLACEHOLDER = "🔎 Looking into it…"
+MORE_PRIVATELY = ("Your own CRM records may say more about this; I kept them out of this public reply. "
+                  "Want an answer only you can see?")  # fmt: skip
+TOP_OWN_HITS = 3
+
+
+def question_of(text: str) -> str:
+    return " ".join(_MENTION.sub(" ", text).split())
+
+
+def has_more_privately(svc: SlackService, question: str, person: Person, public: set[tuple[str, str]],
+                       *, private: bool) -> bool:  # fmt: skip
+    """Would the asker's own search put records the public answer could not use near the top?"""
+    if not person.email:
+        return False
+    a = svc.assistant
+    embedder = a.router.query_embedder(a.decide(person.email, requested=private), a.kb.embedder)
+    mine = a.kb.search(question, viewer=a.kb.viewer(person.email), k=ASK_SOURCES, embedder=embedder)
+    return any((h.source_type, h.source_id) not in public for h in mine[:TOP_OWN_HITS])
+
+
+def answer_mention(svc: SlackService, event: dict[str, Any], event_id: str, thread: Thread) -> str:
+    if not svc.dedup.first_event(event_id):
+        return "duplicate"
+    channel, user = str(event["channel"]), str(event["user"])
+    question = question_of(str(event.get("text") or ""))
+    if not question:
+        thread.send(
+            [notice(f"Ask me a question after the mention, or try `{svc.settings.slack_command} help`.")]
+        )
+        return "rejected"
+    person = svc.directory.person(user)
+    thread.placeholder(PLACEHOLDER)
+    req = Request("ask", question, person, channel=channel, public_only=True, surface="slack-mention")
+    draft = svc.draft(req)
+    thread.send(svc.present(draft, req, mode="channel", notes=[PUBLIC_NOTE]))
+    public = {(h.source_type, h.source_id) for h in draft.sources}
+    if has_more_privately(svc, question, person, public, private=draft.decision.private):
+        offer = ButtonValue(draft.request_id, "ask", "channel", user, private=draft.decision.private,
+                            public_only=True, text=question)  # fmt: skip
+        actions = {"type": "actions", "elements": [offer_button(offer)]}
+        Ephemeral(svc.client, channel, user, thread.thread_ts).send([notice(MORE_PRIVATELY, extra=[actions])])
+    return "degraded" if draft.degraded else "ok"
+
+
+def register(app: AsyncApp, svc: SlackService) -> None:
+    async def on_mention(body: dict[str, Any]) -> None:
+        event = body["event"]
+        thread = Thread(svc.client, str(event["channel"]), str(event.get("thread_ts") or event["ts"]))
+        job = svc.job("mention", thread, lambda: answer_mention(svc, event, str(body["event_id"]), thread))
+        await svc.workers.run(job)
+
+    app.event("app_mention")(on_mention)

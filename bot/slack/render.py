@@ -1,0 +1,144 @@
+"""A draft from the core → Slack messages (Block Kit as plain dicts), within Slack's limits.
+
+Each message: the answer as mrkdwn sections (figures and deal names in bold), then context lines —
+the cited sources, ⚠ claims not found in them, the note of a degraded answer, the 🔒 badge of a
+private one — and the buttons. Long answers are split on paragraph and line boundaries into
+sections of at most 3,000 characters and messages of at most 50 blocks and ~12,000 characters;
+the context lines and buttons go on the last message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from bot.slack.mrkdwn import emphasize, escape, to_mrkdwn
+
+if TYPE_CHECKING:
+    from bot.assistant import Draft
+
+Block = dict[str, Any]
+Message = dict[str, Any]  # {"text": fallback, "blocks": [...]}
+
+SECTION_CHARS = 3000
+CONTEXT_CHARS = 2000
+MESSAGE_BLOCKS = 50
+MESSAGE_CHARS = 12_000
+FALLBACK_CHARS = 3000
+UNVERIFIED = "⚠ Not found in the cited sources — check before sending"
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(text, CONTEXT_CHARS)}]}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def split_text(text: str, limit: int = SECTION_CHARS) -> list[str]:
+    """Pieces of at most ``limit`` characters, cut at a blank line, else a line, else a space."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        for sep in ("\n\n", "\n", " "):
+            cut = window.rfind(sep)
+            if cut > limit // 3:
+                break
+        else:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def sources_line(draft: Draft) -> str | None:
+    if not draft.citations:
+        return None
+    parts = [
+        f"[{c.number}] {escape(c.title)} ({c.source_type} {escape(c.source_id)})" for c in draft.citations
+    ]
+    return "*Sources:* " + " · ".join(parts)
+
+
+def trailer(draft: Draft, *, private_host: str | None, notes: Sequence[str] = ()) -> list[Block]:
+    """The context lines under an answer."""
+    blocks: list[Block] = []
+    line = sources_line(draft)
+    if line and not draft.degraded:
+        blocks.append(context(line))
+    if draft.unverified:
+        claims = ", ".join(f"`{c.text}`" for c in draft.unverified)
+        blocks.append(context(f"{UNVERIFIED}: {claims}"))
+    if draft.degraded:
+        blocks.append(context(f"⚠ Degraded answer: {escape(draft.note)}"))
+    if draft.decision.private:
+        blocks.append(context(f"🔒 Private — sent only to {escape(private_host or 'the private endpoint')}"))
+    blocks += [context(note) for note in notes]
+    return blocks
+
+
+def body_blocks(draft: Draft) -> list[Block]:
+    deal_names = [c.title for c in draft.citations if c.source_type == "deal"]
+    blocks: list[Block] = []
+    if draft.subject:
+        blocks.append(section(f"*Subject:* {escape(draft.subject)}"))
+    text = emphasize(to_mrkdwn(draft.text), deal_names) or "_(no answer text)_"
+    blocks += [section(piece) for piece in split_text(text)]
+    if draft.next_steps:
+        steps = "\n".join(f"• {escape(s)}" for s in draft.next_steps)
+        blocks += [section(piece) for piece in split_text(f"*Proposed next steps*\n{steps}")]
+    return blocks
+
+
+def _size(block: Block) -> int:
+    if block["type"] == "section":
+        return len(block["text"]["text"])
+    if block["type"] == "context":
+        return sum(len(e.get("text", "")) for e in block["elements"])
+    return 200 * len(block.get("elements", ()))  # buttons: value sizes are not shown text
+
+
+def paginate(blocks: Sequence[Block], tail: Sequence[Block], fallback: str) -> list[Message]:
+    """Pack ``blocks`` into messages within the limits; ``tail`` goes whole on the last one."""
+    messages: list[list[Block]] = [[]]
+    tail_size = sum(_size(b) for b in tail)
+    for block in blocks:
+        current = messages[-1]
+        used = sum(_size(b) for b in current)
+        if current and (len(current) + 1 > MESSAGE_BLOCKS or used + _size(block) > MESSAGE_CHARS):
+            messages.append([])
+        messages[-1].append(block)
+    last = messages[-1]
+    if len(last) + len(tail) > MESSAGE_BLOCKS or sum(_size(b) for b in last) + tail_size > MESSAGE_CHARS:
+        messages.append([])
+    messages[-1].extend(tail)
+    text = _cut(fallback, FALLBACK_CHARS)
+    return [{"text": text if i == 0 else "(continued)", "blocks": m} for i, m in enumerate(messages) if m]
+
+
+def render_draft(
+    draft: Draft,
+    *,
+    private_host: str | None = None,
+    buttons: Sequence[Block] = (),
+    notes: Sequence[str] = (),
+) -> list[Message]:
+    """The messages that show ``draft``; buttons (``answer_buttons``) on the last one."""
+    tail = trailer(draft, private_host=private_host, notes=notes)
+    if buttons:
+        tail.append({"type": "actions", "elements": list(buttons)[:25]})
+    fallback = (f"Subject: {escape(draft.subject)}\n\n" if draft.subject else "") + to_mrkdwn(draft.text)
+    return paginate(body_blocks(draft), tail, fallback)
+
+
+def notice(text: str, *, extra: Sequence[Block] = ()) -> Message:
+    """A short message: status, help, errors."""
+    return {"text": _cut(text, FALLBACK_CHARS), "blocks": [section(_cut(text, SECTION_CHARS)), *extra]}

@@ -1,0 +1,175 @@
+"""``closer serve``: the Slack app on uvicorn (a production ASGI server), HTTP or Socket Mode.
+
+HTTP mode serves ``POST /slack/events`` (commands, events, interactivity; Slack-signed),
+``GET /healthz`` and ``GET /metrics`` on ``HOST:PORT``. With ``SLACK_APP_TOKEN`` set, Slack traffic
+comes over Socket Mode instead and ``/healthz`` and ``/metrics`` stay on ``HOST:PORT``.
+
+On SIGTERM (or Ctrl-C) uvicorn stops taking requests, Socket Mode disconnects, and the answers
+already acknowledged get up to ``SLACK_SHUTDOWN_SECONDS`` to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.config import Settings
+from bot.errors import CloserError, SettingsError
+from bot.observability import METRICS, configure_logging
+from bot.slack.app import build_app
+from bot.slack.instrument import instrument
+from bot.slack.service import SlackService
+from bot.state.rows import utc_now
+
+if TYPE_CHECKING:
+    from bot.assistant import Assistant
+
+log = logging.getLogger("bot.slack")
+PRUNE_EVERY_SECONDS = 600.0
+KEEP_CLAIMS = timedelta(days=1)  # Slack stops redelivering after minutes
+
+
+def check_settings(settings: Settings) -> None:
+    """The settings ``serve`` cannot start without, as one line naming the setting."""
+    if not settings.slack_bot_token:
+        raise SettingsError("setting SLACK_BOT_TOKEN: required for `closer serve` (the bot token, xoxb-…)")
+    if not settings.slack_app_token and not settings.slack_signing_secret:
+        raise SettingsError(
+            "setting SLACK_SIGNING_SECRET: required for `closer serve` in HTTP mode "
+            "(or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+
+
+def surface_of(body: bytes) -> str:
+    if body.startswith(b"{"):
+        return "event"
+    return "interactive" if body.startswith(b"payload=") or b"&payload=" in body else "command"
+
+
+def create_http_app(
+    svc: SlackService, bolt: AsyncApp, *, socket: AsyncSocketModeHandler | None = None
+) -> Starlette:
+    handler = AsyncSlackRequestHandler(bolt)
+    mode = "socket" if socket else "http"
+
+    async def events(request: Request) -> Response:
+        started = time.perf_counter()
+        if request.headers.get("x-slack-retry-num"):
+            METRICS.retries.labels(kind="slack_redelivery").inc()
+        response = await handler.handle(request)
+        surface = surface_of(await request.body())
+        METRICS.ack_seconds.labels(surface=surface).observe(time.perf_counter() - started)
+        return response
+
+    async def healthz(request: Request) -> Response:
+        status, code = "ok", 200
+        try:
+            await anyio.to_thread.run_sync(svc.assistant.state.schema_revision)
+        except CloserError:
+            status, code = "state database unreachable", 503
+        if svc.workers.draining:
+            status, code = "shutting down", 503
+        uptime = round(time.monotonic() - svc.started)
+        body = {"status": status, "mode": mode, "in_flight": svc.workers.in_flight,
+                "workers": svc.workers.threads, "uptime_s": uptime}  # fmt: skip
+        return JSONResponse(body, status_code=code)
+
+    async def metrics(request: Request) -> Response:
+        return Response(METRICS.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pruner = asyncio.create_task(_prune_claims(svc))
+        if socket is not None:
+            await socket.connect_async()  # type: ignore[no-untyped-call]
+        log.info("serving Slack", extra={"mode": mode, "workers": svc.workers.threads})
+        try:
+            yield
+        finally:
+            if socket is not None:
+                await socket.close_async()  # type: ignore[no-untyped-call]  # no new envelopes now
+            drained = await svc.workers.drain(svc.settings.slack_shutdown_seconds)
+            pruner.cancel()
+            log.info("stopped", extra={"drained": drained})
+
+    routes = [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]
+    if socket is None:
+        routes.append(Route("/slack/events", events, methods=["POST"]))
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _prune_claims(svc: SlackService) -> None:
+    """Exactly-once claims older than a day are no longer needed: keep the table small."""
+    while True:
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: svc.assistant.state.prune_events(before=utc_now() - KEEP_CLAIMS)
+            )
+        except CloserError as exc:
+            log.warning("could not prune old event claims", extra={"error": type(exc).__name__})
+        await asyncio.sleep(PRUNE_EVERY_SECONDS)
+
+
+def build(settings: Settings, assistant: Assistant) -> tuple[SlackService, Starlette]:
+    """The whole server for ``assistant`` (tests build it in process the same way)."""
+    svc = SlackService.build(settings, assistant)
+    socket_mode = bool(settings.slack_app_token)
+    bolt = build_app(svc, socket_mode=socket_mode)
+    socket = (
+        AsyncSocketModeHandler(bolt, settings.slack_app_token, web_client=bolt.client)
+        if socket_mode
+        else None
+    )
+    return svc, create_http_app(svc, bolt, socket=socket)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind before anything slow, so a taken port is one clear line, not a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SettingsError(f"setting PORT: cannot listen on {host}:{port} ({exc.strerror})") from None
+    return sock
+
+
+def uvicorn_server(app: Starlette, settings: Settings) -> uvicorn.Server:
+    grace = int(settings.slack_shutdown_seconds) or None
+    config = uvicorn.Config(
+        app, log_config=None, lifespan="on", access_log=False, timeout_graceful_shutdown=grace
+    )
+    return uvicorn.Server(config)
+
+
+def serve(settings: Settings, make_assistant: Callable[[Settings], Assistant]) -> int:
+    check_settings(settings)
+    secrets: list[Any] = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+                          settings.llm_api_key, settings.private_llm_api_key]  # fmt: skip
+    configure_logging(settings.log_level, secrets=[s for s in secrets if s])
+    sock = listen(settings.host, settings.port)
+    assistant = make_assistant(settings)
+    instrument(assistant)
+    _, app = build(settings, assistant)
+    server = uvicorn_server(app, settings)
+    server.run(sockets=[sock])
+    return 0

@@ -1,0 +1,192 @@
+"""What every Slack handler shares, the one way an answer is produced, and the error boundary.
+
+:meth:`SlackService.job` wraps each piece of work a listener hands to the worker pool: a request id
+on every log line, an outcome metric, and any failure turned into a short message in Slack (never a
+traceback) plus a log line with the error type and the request id (never the message content).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.config import Settings
+from bot.drafting.history import Turn
+from bot.errors import CloserError, PrivacyError
+from bot.observability import METRICS, request_scope
+from bot.slack.buttons import ButtonValue, Mode, answer_buttons
+from bot.slack.clients import web_client
+from bot.slack.dedup import Deduper
+from bot.slack.identity import Directory, Person
+from bot.slack.memory import AnswerMemory, Remembered, SourceView
+from bot.slack.render import Message, render_draft
+from bot.slack.targets import DeliveryError, Target, say
+from bot.slack.workers import Workers
+
+if TYPE_CHECKING:
+    from bot.assistant import Assistant, Draft
+
+log = logging.getLogger("bot.slack")
+Action = Literal["ask", "reply", "followup"]
+UNKNOWN_USER = (
+    "I couldn't see an email on your Slack profile, so I can't tell which CRM records are yours: "
+    "this answer uses product docs and public records only."
+)
+SHORTER_HINT = "\n\n(Answer in at most three short sentences.)"
+SNIPPET_CHARS = 280
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request for the core, as the Slack door understands it."""
+
+    action: Action
+    text: str
+    person: Person
+    private: bool = False
+    channel: str | None = None
+    history: Sequence[Turn] = ()
+    public_only: bool = False
+    surface: str = "slack"
+    shorter: bool = False
+
+    @property
+    def docs_only(self) -> bool:
+        return self.public_only or not self.person.known
+
+
+@dataclass
+class SlackService:
+    settings: Settings
+    assistant: Assistant
+    client: WebClient
+    directory: Directory
+    dedup: Deduper
+    memory: AnswerMemory
+    workers: Workers
+    bot_user_id: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, assistant: Assistant, *, client: WebClient | None = None
+    ) -> SlackService:
+        web = client or web_client(settings.slack_bot_token or "", settings.slack_api_url)
+        return cls(
+            settings=settings,
+            assistant=assistant,
+            client=web,
+            directory=Directory(web, ttl=settings.slack_user_cache_seconds),
+            dedup=Deduper(assistant.state, window=settings.slack_click_window_seconds),
+            memory=AnswerMemory(settings.slack_memory_seconds),
+            workers=Workers(settings.slack_worker_threads),
+        )
+
+    @property
+    def private_host(self) -> str | None:
+        private = self.assistant.router.private
+        return private.endpoint.host if private else None
+
+    # --- the answer pipeline ----------------------------------------------------------------------------
+
+    def draft(self, req: Request, *, on_text: Callable[[str], None] | None = None) -> Draft:
+        a, who, private, channel, surface = (
+            self.assistant,
+            req.person.who,
+            req.private,
+            req.channel,
+            req.surface,
+        )
+        text = req.text + SHORTER_HINT if req.shorter else req.text
+        if req.action == "followup":
+            return a.followup(text, user=who, private=private, channel=channel, surface=surface)
+        if req.action == "reply":
+            return a.reply(text, user=who, private=private, channel=channel, history=req.history,
+                           surface=surface, on_text=on_text)  # fmt: skip
+        return a.ask(text, user=who, private=private, channel=channel, history=req.history, surface=surface,
+                     public_only=req.docs_only, on_text=on_text)  # fmt: skip
+
+    def present(self, draft: Draft, req: Request, *, mode: Mode, notes: Sequence[str] = ()) -> list[Message]:
+        """Remember what buttons need (process memory), then render with the buttons."""
+        views = tuple(
+            SourceView(c.number, c.source_type, c.source_id, c.title,
+                       " ".join(draft.sources[c.number - 1].text.split())[:SNIPPET_CHARS])
+            for c in draft.citations if 0 < c.number <= len(draft.sources)
+        )  # fmt: skip
+        self.memory.put(draft.request_id, Remembered(req.action, req.text, draft.text, views))
+        value = ButtonValue(
+            request_id=draft.request_id, action=req.action, mode=mode, asker=req.person.user_id,
+            private=draft.decision.private, public_only=req.public_only, text=req.text,
+            sources=tuple(f"{c.source_type}:{c.source_id}" for c in draft.citations),
+        )  # fmt: skip
+        shown = [*notes] + ([UNKNOWN_USER] if not req.person.known else [])
+        return render_draft(draft, private_host=self.private_host, buttons=answer_buttons(value), notes=shown)
+
+    # --- the error boundary ---------------------------------------------------------------------------
+
+    def job(self, surface: str, target: Target | None, work: Callable[[], str]) -> Callable[[], None]:
+        """A worker-thread job: ``work`` returns its outcome ("ok", "duplicate", …)."""
+
+        def run() -> None:
+            started = time.perf_counter()
+            with request_scope() as rid:
+                outcome = "error"
+                try:
+                    outcome = work()
+                except PrivacyError as exc:
+                    outcome = "refused"
+                    self._tell(target, f"🔒 {exc}")
+                except CloserError as exc:
+                    outcome = "rejected"
+                    self._tell(target, str(exc))
+                except (SlackApiError, SlackClientError, DeliveryError, OSError) as exc:
+                    outcome = "slack_error"
+                    log.error("Slack call failed", extra={"surface": surface, "error": type(exc).__name__,
+                                                          "slack_error": _slack_code(exc)})  # fmt: skip
+                    self._tell(
+                        target, f"Sorry — I couldn't reach Slack properly. Please try again (ref {rid})."
+                    )
+                except Exception as exc:  # noqa: BLE001 - the outermost boundary: log, tell the user
+                    log.error("request failed", extra={"surface": surface, "error": type(exc).__name__,
+                                                       "stack": _frames(exc)})  # fmt: skip
+                    self._tell(
+                        target, f"Sorry — something went wrong on my side. Please try again (ref {rid})."
+                    )
+                finally:
+                    METRICS.requests.labels(surface=surface, outcome=outcome).inc()
+                    if outcome != "duplicate":
+                        METRICS.answer_seconds.labels(surface=surface).observe(time.perf_counter() - started)
+                    ms = round((time.perf_counter() - started) * 1000)
+                    log.info("request handled", extra={"surface": surface, "outcome": outcome, "ms": ms})
+
+        return run
+
+    @staticmethod
+    def _tell(target: Target | None, text: str) -> None:
+        if target is None:
+            return
+        try:
+            say(target, text)
+        except Exception as exc:  # noqa: BLE001 - nothing more can be done; the log has it
+            log.error("could not tell the user about a failure", extra={"error": type(exc).__name__})
+
+
+def _slack_code(exc: Exception) -> str | None:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error"))
+    return None
+
+
+def _frames(exc: BaseException) -> list[str]:
+    """Where it failed (file, line, function), without the exception's message, which may quote input."""
+    return [
+        f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}"
+        for f in traceback.extract_tb(exc.__traceback__)
+    ]

@@ -1,0 +1,85 @@
+"""Where an answer goes: a ``response_url`` (slash commands, buttons on ephemeral answers), a thread
+(DMs, the assistant pane, channel mentions), or an ephemeral message in a channel thread.
+
+Every target takes a list of messages (a long answer is several) and a one-line notice (status,
+errors). Calls block: targets are used from worker threads only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from slack_sdk import WebClient
+
+from bot.slack.clients import webhook
+from bot.slack.render import Message, notice
+
+
+class DeliveryError(Exception):
+    """Slack did not take a message (an expired ``response_url``, a closed channel…)."""
+
+
+class Target(Protocol):
+    def send(self, messages: Sequence[Message]) -> None: ...
+
+
+def say(target: Target, text: str) -> None:
+    target.send([notice(text)])
+
+
+@dataclass
+class ResponseUrl:
+    """Ephemeral to the person who ran the command or clicked; the first message can replace the
+    one the command or button came from ("working on it…", the old answer)."""
+
+    url: str
+    replace: bool = True
+
+    def send(self, messages: Sequence[Message]) -> None:
+        client = webhook(self.url)
+        for i, message in enumerate(messages):
+            body = {**message, "response_type": "ephemeral", "replace_original": self.replace and i == 0}
+            resp = client.send_dict(body)
+            if resp.status_code != 200:
+                raise DeliveryError(f"response_url answered {resp.status_code}")
+        self.replace = False  # a later call appends
+
+
+@dataclass
+class Thread:
+    """Messages in a thread; the first one can update an existing message (a placeholder)."""
+
+    client: WebClient
+    channel: str
+    thread_ts: str
+    update_ts: str | None = None
+
+    def send(self, messages: Sequence[Message]) -> None:
+        for i, message in enumerate(messages):
+            if i == 0 and self.update_ts:
+                self.client.chat_update(channel=self.channel, ts=self.update_ts, **message)
+            else:
+                self.client.chat_postMessage(channel=self.channel, thread_ts=self.thread_ts, **message)
+
+    def placeholder(self, text: str) -> None:
+        """Post a short message now, to be replaced by the first message of the answer."""
+        resp = self.client.chat_postMessage(channel=self.channel, thread_ts=self.thread_ts, **notice(text))
+        self.update_ts = str(resp["ts"])
+
+
+@dataclass
+class Ephemeral:
+    """Visible only to ``user``, in a channel (or a thread of it)."""
+
+    client: WebClient
+    channel: str
+    user: str
+    thread_ts: str | None = None
+
+    def send(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            self.client.chat_postEphemeral(
+                channel=self.channel, user=self.user, thread_ts=self.thread_ts, **message
+            )

@@ -1,0 +1,457 @@
+"""The Slack app in process, on a real uvicorn server on 127.0.0.1, against a fake Slack and fake
+OpenAI-compatible endpoints (standard and private), all over real HTTP.
+
+Requests are signed as Slack signs them; answers are read back from what the fakes received.
+Background work runs on worker threads, so tests wait on conditions with timeouts.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from bot.assistant import Assistant
+from bot.config import load_settings
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.embedder import LocalEmbedder
+from bot.llm.router import LLMRouter
+from bot.observability import METRICS, configure_logging
+from bot.slack import buttons as b
+from bot.slack.server import build, listen, uvicorn_server
+from bot.slack.service import SlackService
+from bot.state.store import StateStore
+from tests.crm_fixtures import small_export
+from tests.fake_openai import Failure as LLMFailure
+from tests.fake_openai import FakeOpenAI
+from tests.fake_slack import BOT_ID, Failure, FakeSlack, FakeSocketMode, SlackDriver
+
+SECRET = "test-signing-secret-4f9a2c"
+TOKEN = "xoxb-test-token-77c1e0"
+APP_TOKEN = "xapp-test-token-5b3d"
+MARKER = "QUOKKA-MARKER-5521"
+
+
+@dataclass
+class Harness:
+    fake: FakeSlack
+    std: FakeOpenAI
+    priv: FakeOpenAI
+    svc: SlackService
+    driver: SlackDriver
+    url: str
+
+    def chats(self, api: FakeOpenAI) -> list[dict[str, Any]]:
+        return [r.json() for r in list(api.requests) if r.path.endswith("/chat/completions")]
+
+    def prompt(self, api: FakeOpenAI, n: int = -1) -> str:
+        return json.dumps(self.chats(api)[n]["messages"])
+
+    def answer_value(self, name: str) -> b.ButtonValue:
+        """The button value of the answer posted to response URL ``name``."""
+        blocks = self.fake.wait_responses(name)[-1].params["blocks"]
+        actions = [e for blk in blocks if blk["type"] == "actions" for e in blk["elements"]]
+        return b.ButtonValue.decode(next(e["value"] for e in actions if e["action_id"] == b.UP))
+
+
+def metric(name: str, **labels: str) -> float:
+    return METRICS.registry.get_sample_value(name, labels) or 0.0
+
+
+def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll a condition no fake can signal (a metric), bounded by ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def text_of(call_params: dict[str, Any]) -> str:
+    return json.dumps(call_params, ensure_ascii=False)
+
+
+@contextmanager
+def running(app: Starlette, settings: Any) -> Iterator[str]:
+    sock = listen("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn_server(app, settings)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    assert eventually(lambda: server.started, 15), "server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def crm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return small_export(tmp_path_factory.mktemp("crm"))
+
+
+@contextmanager
+def harness_for(tmp_path: Path, embedder: LocalEmbedder, crm: Path, *, socket: FakeSocketMode | None = None,
+                **overrides: Any) -> Iterator[Harness]:  # fmt: skip
+    with FakeSlack() as fake, FakeOpenAI(model="std-model") as std, FakeOpenAI(model="priv-model") as priv:
+        std.reply = priv.reply = lambda body: "They asked for **15%** off the AX-PRO-2 bundle [1]."
+        values: dict[str, Any] = {
+            "chroma_path": tmp_path / "chroma", "state_url": f"sqlite:///{tmp_path / 'state.db'}",
+            "cache_dir": tmp_path / "cache", "index_refresh_seconds": 0, "llm_retry_seconds": 2,
+            "llm_timeout_seconds": 10, "llm_base_url": std.base_url, "llm_api_key": "sk-std",
+            "llm_model": "std-model", "private_llm_base_url": priv.base_url, "private_llm_api_key": "sk-priv",
+            "private_llm_model": "priv-model", "slack_bot_token": TOKEN, "slack_signing_secret": SECRET,
+            "slack_api_url": fake.api_url, "slack_shutdown_seconds": 10,
+        }  # fmt: skip
+        if socket is not None:
+            fake.socket_url = socket.url
+            values["slack_app_token"] = APP_TOKEN
+        values.update(overrides)
+        settings = load_settings(**values)
+        kb = KnowledgeBase.open(settings, embedder)
+        kb.ingest_crm(crm)
+        assistant = Assistant(settings, kb, LLMRouter(settings), StateStore.open(settings.state_url))
+        svc, app = build(settings, assistant)
+        try:
+            with running(app, settings) as url:
+                driver = SlackDriver(url, SECRET, fake)
+                yield Harness(fake, std, priv, svc, driver, url)
+                driver.close()
+        finally:
+            assistant.state.close()
+
+
+@pytest.fixture
+def h(tmp_path: Path, embedder: LocalEmbedder, crm: Path, request: pytest.FixtureRequest) -> Iterator[Harness]:
+    with harness_for(tmp_path, embedder, crm, **getattr(request, "param", {})) as harness:
+        yield harness
+
+
+# --- acks, signatures, exactly once ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("h", [{"slack_worker_threads": 4}], indirect=True)
+def test_commands_ack_at_once_while_the_llm_is_slow(h: Harness) -> None:
+    h.std.delay = 1.5  # every chat completion takes 1.5 s; only 4 workers for 12 commands
+    bodies = [h.driver.command_body(f"What discount did Acme ask for? #{i}") for i in range(12)]
+
+    def send(body: bytes) -> tuple[int, float, str]:
+        started = time.perf_counter()
+        r = h.driver.post(body, "application/x-www-form-urlencoded")
+        return r.status_code, time.perf_counter() - started, r.text
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(send, [body for body, _ in bodies]))
+    assert all(status == 200 for status, _, _ in results)
+    assert max(elapsed for _, elapsed, _ in results) < 1.0, results  # Slack's limit is 3 s
+    assert all("Working on it" in text for _, _, text in results)
+    started = time.perf_counter()
+    health = httpx.get(f"{h.url}/healthz", timeout=5)
+    assert health.status_code == 200 and time.perf_counter() - started < 0.5  # the loop is free
+    assert health.json()["in_flight"] > 0
+    for _, name in bodies:  # …and every answer still arrives, replacing its "working on it"
+        (answer,) = h.fake.wait_responses(name, timeout=30)
+        assert answer.params["replace_original"] is True and answer.params["response_type"] == "ephemeral"
+        assert "*15%*" in text_of(answer.params)
+
+
+def test_bad_signature_and_stale_timestamp_are_refused(h: Harness) -> None:
+    body, name = h.driver.command_body("anything")
+    assert h.driver.post(body, "application/x-www-form-urlencoded", secret="wrong-secret").status_code == 401
+    stale = int(time.time()) - 600
+    assert h.driver.post(body, "application/x-www-form-urlencoded", timestamp=stale).status_code == 401
+    unsigned = httpx.post(f"{h.url}/slack/events", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert unsigned.status_code == 401
+    assert h.fake.calls_to("users.info") == [] and h.fake.responses_to(name) == []
+    assert h.chats(h.std) == []
+
+
+def mention(user: str, text: str, ts: str = "1700000100.000100", channel: str = "C200") -> dict[str, Any]:
+    return {"type": "app_mention", "user": user, "text": f"<@UBOT> {text}", "channel": channel, "ts": ts}
+
+
+def test_a_redelivered_event_is_answered_once(h: Harness) -> None:
+    before = metric("closer_deduplicated_events_total", kind="event")
+    event = mention("UALICE", "What discount did Acme ask for?")
+    assert h.driver.event(event, event_id="EvSAME1").status_code == 200
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert h.driver.event(event, event_id="EvSAME1", headers=retry).status_code == 200
+    h.fake.wait_calls("chat.update")
+    assert eventually(lambda: metric("closer_deduplicated_events_total", kind="event") == before + 1)
+    assert len(h.fake.calls_to("chat.postMessage")) == 1 and len(h.chats(h.std)) == 1
+    # A redelivery of an event nobody processed yet (say, the first try hit a dead replica) still runs.
+    h.driver.event(mention("UALICE", "Acme PO?", ts="1700000200.000100"), event_id="EvNEW2", headers=retry)
+    h.fake.wait_calls("chat.update", 2)
+    assert metric("closer_retries_total", kind="slack_redelivery") >= 2
+
+
+def test_a_double_click_acts_once(h: Harness) -> None:
+    _, name = h.driver.command("What discount did Acme ask for?")
+    value = h.answer_value(name).encode()
+    before = metric("closer_deduplicated_events_total", kind="click")
+    now = time.time()
+    with ThreadPoolExecutor(2) as pool:
+        clicks = [pool.submit(h.driver.click, b.REGENERATE, value, ephemeral=True, message_ts="1700000500.000001",
+                              action_ts=f"{now + d:.6f}") for d in (0.0, 0.25)]  # fmt: skip
+        names = [c.result()[1] for c in clicks]
+    assert eventually(lambda: metric("closer_deduplicated_events_total", kind="click") == before + 1)
+    assert h.fake.wait_for(lambda: sum(len(h.fake.responses_to(n)) for n in names) >= 1)
+    assert len(h.chats(h.std)) == 2  # the first answer and exactly one regeneration
+    assert sum(len(h.fake.responses_to(n)) for n in names) == 1
+
+
+# --- privacy -----------------------------------------------------------------------------------------
+
+
+def test_private_on_sends_the_next_answer_only_to_the_private_endpoint(h: Harness) -> None:
+    _, name = h.driver.command("private on")
+    (reply,) = h.fake.wait_responses(name)
+    assert "Private mode is on" in text_of(reply.params)
+    _, name = h.driver.command(f"What discount did Acme ask for? {MARKER}")
+    (answer,) = h.fake.wait_responses(name)
+    host = h.priv.base_url.split("/")[2]
+    assert f"🔒 Private — sent only to {host}" in text_of(answer.params)
+    assert h.std.bytes_received() == 0 and len(h.chats(h.priv)) == 1
+    assert MARKER not in json.dumps(answer.params["blocks"][-1])  # no question in the button values
+    value = h.answer_value(name)
+    assert value.private and value.text is None
+
+
+def test_private_flag_is_for_one_request(h: Harness) -> None:
+    _, first = h.driver.command("--private What discount did Acme ask for?")
+    h.fake.wait_responses(first)
+    _, second = h.driver.command("What discount did Acme ask for?")
+    h.fake.wait_responses(second)
+    assert len(h.chats(h.priv)) == 1 and len(h.chats(h.std)) == 1
+
+
+@pytest.mark.parametrize("h", [{"private_llm_base_url": None}], indirect=True)
+def test_private_without_a_private_endpoint_is_refused_in_plain_words(h: Harness) -> None:
+    _, name = h.driver.command("--private What discount did Acme ask for?")
+    (reply,) = h.fake.wait_responses(name)
+    text = text_of(reply.params)
+    assert "🔒" in text and "no private endpoint is configured" in text and "Traceback" not in text
+    assert h.std.bytes_received() == 0
+
+
+def test_a_channel_mention_never_shows_a_private_record(h: Harness) -> None:
+    # Bob is on Globex Pilot's team (private deal D2, note N2 "SOC 2"); the channel is not.
+    h.driver.event(mention("UBOB", "What does the Globex CISO want before signing?"))
+    h.fake.wait_calls("chat.update")
+    assert "SOC 2" not in h.prompt(h.std) and "Globex Pilot" not in h.prompt(h.std)
+    public_reply = text_of(h.fake.calls_to("chat.update")[0].params)
+    assert "Security review" not in public_reply and "N2" not in public_reply
+    assert "public records only" in public_reply
+    (offer,) = h.fake.wait_calls("chat.postEphemeral")  # only Bob hears that he could see more
+    assert offer.params["user"] == "UBOB" and b.MINE in text_of(offer.params)
+    value = next(e["value"] for blk in offer.params["blocks"] if blk["type"] == "actions" for e in blk["elements"])
+    _, name = h.driver.click(b.MINE, value, user="UBOB", channel="C200", ephemeral=True)
+    (mine,) = h.fake.wait_responses(name)
+    assert mine.params["response_type"] == "ephemeral" and "SOC 2" in h.prompt(h.std)
+    assert len(h.fake.calls_to("chat.postMessage")) == 1  # nothing more went to the channel
+
+
+def test_an_unknown_user_gets_public_sources_and_is_told_why(h: Harness) -> None:
+    _, name = h.driver.command("What discount did Acme ask for on AX-PRO-2?", user="UGUEST")
+    (answer,) = h.fake.wait_responses(name)
+    assert "couldn't see an email on your Slack profile" in text_of(answer.params)
+    assert "PO 7700012345" not in h.prompt(h.std)  # Acme's private pricing note
+
+
+# --- DMs and the assistant pane ------------------------------------------------------------------------
+
+
+def test_assistant_pane_prompts_status_stream_and_thread_history(h: Harness) -> None:
+    thread = {"user_id": "UALICE", "channel_id": "D100", "thread_ts": "1700000300.000100", "context": {}}
+    h.driver.event({"type": "assistant_thread_started", "assistant_thread": thread})
+    (prompts,) = h.fake.wait_calls("assistant.threads.setSuggestedPrompts")
+    assert prompts.params["thread_ts"] == thread["thread_ts"] and len(prompts.params["prompts"]) >= 3
+
+    h.std.reply = lambda body: "Acme asked for **15%** off the AX-PRO-2 bundle [1]; PO 7700012345 is pending [1]."
+    first = {"type": "message", "channel_type": "im", "channel": "D100", "user": "UALICE",
+             "text": f"What did Acme ask for? {MARKER}", "ts": "1700000301.000100", "thread_ts": thread["thread_ts"]}  # fmt: skip
+    h.driver.event(first)
+    (stop,) = h.fake.wait_calls("chat.stopStream")
+    calls = [c.method for c in h.fake.calls if c.method.startswith(("assistant.threads.setStatus", "chat."))]
+    assert calls[:2] == ["assistant.threads.setStatus", "chat.startStream"]
+    assert "chat.appendStream" in calls
+    (status,) = h.fake.calls_to("assistant.threads.setStatus")
+    assert status.params["status"] == "is thinking…"
+    (start,) = h.fake.calls_to("chat.startStream")
+    assert start.params["chunks"][0]["type"] == "markdown_text" and start.params["recipient_user_id"] == "UALICE"
+    (update,) = h.fake.wait_calls("chat.update")
+    assert update.params["ts"] == stop.params["ts"]  # the streamed message becomes the checked answer
+    assert any(blk["type"] == "actions" for blk in update.params["blocks"])
+
+    # A follow-up in the same thread, without mentioning anyone: the thread is the history.
+    h.fake.threads[thread["thread_ts"]] = [
+        {"user": "UALICE", "text": first["text"], "ts": first["ts"]},
+        {"user": "UBOT", "bot_id": BOT_ID, "text": "Acme asked for 15% off [1].", "ts": "1700000302.000100"},
+        {"user": "UALICE", "text": "Which PO is that?", "ts": "1700000303.000100"},
+    ]
+    h.driver.event({**first, "text": "Which PO is that?", "ts": "1700000303.000100"})
+    h.fake.wait_calls("chat.stopStream", 2)
+    last = h.prompt(h.std)
+    assert MARKER in last and "Acme asked for 15% off" in last and "Which PO is that?" in last
+
+
+def test_a_top_level_dm_is_answered_in_its_thread(h: Harness) -> None:
+    h.driver.event({"type": "message", "channel_type": "im", "channel": "D200", "user": "UALICE",
+                    "text": "What discount did Acme ask for?", "ts": "1700000400.000100"})  # fmt: skip
+    (start,) = h.fake.wait_calls("chat.startStream")
+    assert start.params["thread_ts"] == "1700000400.000100"
+    h.fake.wait_calls("chat.update")
+    assert h.fake.calls_to("conversations.replies") == []  # a new thread has no history to read
+
+
+# --- buttons -----------------------------------------------------------------------------------------
+
+
+def test_feedback_is_recorded_with_the_sources_shown(h: Harness) -> None:
+    _, name = h.driver.command("What discount did Acme ask for?")
+    value = h.answer_value(name)
+    _, click = h.driver.click(b.DOWN, value.encode(), ephemeral=True)
+    (thanks,) = h.fake.wait_responses(click)
+    assert thanks.params["replace_original"] is False and "noted" in text_of(thanks.params)
+    (row,) = h.svc.assistant.state.feedback_rows(request_id=value.request_id)
+    assert (row.rating, row.route, row.user_email) == (-1, "standard", "alice@x.example")
+    assert row.sources == value.sources and row.sources[0].startswith("note:")
+
+
+def test_sources_button_opens_a_modal(h: Harness) -> None:
+    _, name = h.driver.command("What discount did Acme ask for?")
+    h.driver.click(b.SOURCES, h.answer_value(name).encode(), ephemeral=True)
+    (view,) = h.fake.wait_calls("views.open")
+    assert view.params["view"]["type"] == "modal" and "Pricing call" in text_of(view.params)
+
+
+def test_switch_to_private_and_email_buttons(h: Harness) -> None:
+    _, name = h.driver.command("What discount did Acme ask for?")
+    value = h.answer_value(name).encode()
+    _, priv = h.driver.click(b.PRIVATE, value, ephemeral=True)
+    assert "🔒 Private — sent only to" in text_of(h.fake.wait_responses(priv)[0].params)
+    assert len(h.chats(h.priv)) == 1
+    _, email = h.driver.click(b.EMAIL, value, ephemeral=True)
+    h.fake.wait_responses(email)
+    reply_prompt = h.prompt(h.std)
+    assert "What discount did Acme ask for?" in reply_prompt and "15%" in reply_prompt  # the answer as history
+
+
+# --- robustness --------------------------------------------------------------------------------------
+
+
+def test_rate_limits_and_server_errors_are_retried(h: Harness) -> None:
+    before = (metric("closer_retries_total", kind="rate_limited"), metric("closer_retries_total", kind="server_error"))
+    h.fake.fail_next("users.info", Failure(429, "0"))
+    h.fake.fail_next("chat.postMessage", Failure(503, None, {"ok": False, "error": "service_unavailable"}))
+    h.driver.event(mention("UALICE", "What discount did Acme ask for?"))
+    h.fake.wait_calls("chat.update", timeout=15)
+    assert len(h.fake.calls_to("users.info")) == 2 and len(h.fake.calls_to("chat.postMessage")) == 2
+    after = (metric("closer_retries_total", kind="rate_limited"), metric("closer_retries_total", kind="server_error"))
+    assert after == (before[0] + 1, before[1] + 1)
+
+
+def test_failures_become_a_short_message_with_a_reference(h: Harness) -> None:
+    h.fake.fail_next("users.info", *[Failure(500, None, {"ok": False, "error": "fatal_error"})] * 3)
+    _, name = h.driver.command("What discount did Acme ask for?")
+    (reply,) = h.fake.wait_responses(name, timeout=15)
+    text = text_of(reply.params)
+    assert "Sorry" in text and "ref " in text and "Traceback" not in text
+    h.std.fail_next(LLMFailure(status=400, body={"error": {"message": "bad request", "type": "invalid"}}))
+    _, name = h.driver.command("What discount did Acme ask for?")
+    text = text_of(h.fake.wait_responses(name)[0].params)
+    assert "refused the request" in text and "Traceback" not in text
+
+
+def test_help_and_usage_errors_are_answered_in_the_ack(h: Harness) -> None:
+    r, name = h.driver.command("help")
+    assert r.status_code == 200 and "followup" in r.json()["text"]
+    r, _ = h.driver.command("followup")
+    assert "needs a deal name or id" in r.json()["text"]
+    r, name = h.driver.command("digest")
+    assert "Working on it" in r.json()["text"]
+    assert h.fake.wait_responses(name)
+
+
+def test_long_answers_are_split_within_block_kit_limits(h: Harness) -> None:
+    h.std.reply = lambda body: "\n\n".join(f"Paragraph {i}: " + "word " * 300 + "[1]" for i in range(60))
+    _, name = h.driver.command("Tell me everything about Acme")
+    posts = h.fake.wait_responses(name, n=2)
+    for post in posts:
+        blocks = post.params["blocks"]
+        assert len(blocks) <= 50 and len(json.dumps(blocks)) < 40_000
+        assert all(len(blk["text"]["text"]) <= 3000 for blk in blocks if blk["type"] == "section")
+    assert posts[0].params["replace_original"] is True and posts[1].params["replace_original"] is False
+    assert any(blk["type"] == "actions" for blk in posts[-1].params["blocks"])
+
+
+def test_healthz_and_metrics(h: Harness) -> None:
+    h.driver.command("help")
+    health = httpx.get(f"{h.url}/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok" and health.json()["mode"] == "http"
+    text = httpx.get(f"{h.url}/metrics").text
+    for name in ("closer_ack_seconds_bucket", "closer_requests_total", "closer_retrieval_seconds",
+                 "closer_llm_seconds", "closer_digests_sent_total", "closer_deduplicated_events_total"):  # fmt: skip
+        assert name in text or name.removesuffix("_total") in text, name
+
+
+def test_logs_are_json_lines_without_content_or_secrets(h: Harness) -> None:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    buf = io.StringIO()
+    configure_logging("DEBUG", secrets=[TOKEN, SECRET], stream=buf)
+    try:
+        _, name = h.driver.command(f"--private What did Acme ask about {MARKER}?")
+        h.fake.wait_responses(name)
+        h.driver.event(mention("UBOB", f"Globex security {MARKER}"))
+        h.fake.wait_calls("chat.update")
+        h.fake.fail_next("users.info", *[Failure(500, None, {"ok": False, "error": "fatal_error"})] * 3)
+        _, name = h.driver.command(f"and {MARKER}")
+        h.fake.wait_responses(name, timeout=15)
+        assert eventually(lambda: buf.getvalue().count("request handled") >= 3)
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    out = buf.getvalue()
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert lines and all({"ts", "level", "logger", "message", "request_id"} <= set(line) for line in lines)
+    assert any(line["request_id"] != "-" and line["message"] == "request handled" for line in lines)
+    for secret in (MARKER, TOKEN, SECRET, "sk-std", "sk-priv", "Acme ask", "15%"):
+        assert secret not in out, secret
+
+
+# --- Socket Mode ---------------------------------------------------------------------------------------
+
+
+def test_socket_mode_acks_envelopes_and_answers(tmp_path: Path, embedder: LocalEmbedder, crm: Path) -> None:
+    with FakeSocketMode() as ws, harness_for(tmp_path, embedder, crm, socket=ws, slack_signing_secret=None) as h:
+        assert ws.connected.wait(10)
+        assert h.fake.calls_to("apps.connections.open")[0].headers["authorization"] == f"Bearer {APP_TOKEN}"
+        assert httpx.get(f"{h.url}/healthz").json()["mode"] == "socket"
+        assert httpx.post(f"{h.url}/slack/events", content=b"{}").status_code in (404, 405)
+        payload = {"team_id": "T0001", "channel_id": "C100", "user_id": "UALICE", "command": "/sales",
+                   "text": "What discount did Acme ask for?", "response_url": h.fake.response_url("sock1"),
+                   "trigger_id": "trig-sock1"}  # fmt: skip
+        ws.send({"envelope_id": "env-1", "type": "slash_commands", "payload": payload,
+                 "accepts_response_payload": True})  # fmt: skip
+        ack = ws.wait_ack("env-1")
+        assert "Working on it" in json.dumps(ack.get("payload"))
+        (answer,) = h.fake.wait_responses("sock1")
+        assert "*15%*" in text_of(answer.params)
