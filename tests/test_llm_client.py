@@ -74,7 +74,7 @@ def test_retries_are_bounded_in_count_and_total_sleep(api: FakeOpenAI) -> None:
     sleeps: list[float] = []
     with pytest.raises(LLMUnavailableError, match="answered 503"):
         client(api, sleeps, budget=3.0).complete(MESSAGES)
-    assert len(api.requests) <= 6 and sum(sleeps) <= 3.0
+    assert len(api.requests) <= 6 and sum(sleeps) <= 3.0 + 1e-9  # float sums of the capped waits
 
 
 def test_a_retry_after_beyond_the_budget_gives_up_at_once(api: FakeOpenAI) -> None:
