@@ -37,7 +37,8 @@ def parse_days(spec: str) -> frozenset[int]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty value (``EMBEDDING_MODEL_DIR=`` as in .env.example) means "not set", not "".
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     # Slack
     slack_bot_token: str | None = None

@@ -159,7 +159,7 @@ def check_embedder(settings: Settings, embedder: Embedder | None) -> tuple[Check
 def check_store(settings: Settings, embedder: Embedder | None) -> Check:
     from chromadb.errors import NotFoundError
 
-    from bot.knowledge.store import COLLECTION, _client, describe
+    from bot.knowledge.store import COLLECTION, describe, open_client
 
     name = "knowledge store"
     where = describe(settings)
@@ -167,7 +167,7 @@ def check_store(settings: Settings, embedder: Embedder | None) -> Check:
     if not settings.chroma_url and not settings.chroma_path.is_dir():
         return fail(name, f"no {where} (the folder does not exist)", f"{ingest}, or set CHROMA_URL")
     try:
-        collection = _client(settings).get_collection(COLLECTION, embedding_function=None)
+        collection = open_client(settings).get_collection(COLLECTION, embedding_function=None)
         count = int(collection.count())
     except NotFoundError:
         return fail(name, f"the {where} has no Closer collection ({COLLECTION})", ingest)

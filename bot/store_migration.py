@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.errors import InputError, StoreError
-from bot.knowledge.store import COLLECTION, PAGE, ChunkStore, _client, describe, writer_lock
+from bot.knowledge.store import COLLECTION, PAGE, ChunkStore, describe, open_client, writer_lock
 
 __all__ = ["MigrationReport", "migrate_store"]
 
@@ -41,7 +41,7 @@ def _source_collection(settings: Settings) -> Any:
     from chromadb.errors import NotFoundError
 
     try:
-        return _client(settings).get_collection(COLLECTION, embedding_function=None)
+        return open_client(settings).get_collection(COLLECTION, embedding_function=None)
     except NotFoundError:
         raise InputError(
             f"{settings.chroma_path} holds no Closer store (no {COLLECTION} collection)"
@@ -79,7 +79,7 @@ def migrate_store(settings: Settings, source: Path, *, progress: bool = False) -
             )
         # Creates the target collection as an ingest would, or refuses one built with another embedder.
         target = ChunkStore.open(settings, embedder_id=embedder_id, dimension=dimension)
-        dest = _client(settings).get_collection(COLLECTION, embedding_function=None)
+        dest = open_client(settings).get_collection(COLLECTION, embedding_function=None)
         copied, added = _copy(src, dest, progress=progress)
         target.bump_generation()  # running replicas reload their index on their next search
         return MigrationReport(

@@ -62,7 +62,7 @@ class FakeSlack:
         self._cond = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> FakeSlack:
         self._thread.start()
@@ -131,7 +131,10 @@ class FakeSlack:
             if user is None:
                 return {"ok": False, "error": "user_not_found"}
             profile = {"email": user["email"]} if user.get("email") else {}
-            return {"ok": True, "user": {"id": p["user"], "team_id": TEAM, "tz": user.get("tz"), "profile": profile}}
+            return {
+                "ok": True,
+                "user": {"id": p["user"], "team_id": TEAM, "tz": user.get("tz"), "profile": profile},
+            }
         if method == "users.lookupByEmail":
             for uid, user in self.users.items():
                 if user.get("email") == p.get("email"):
@@ -241,7 +244,9 @@ class SlackDriver:
     def post(self, body: bytes, content_type: str, *, headers: dict[str, str] | None = None,
              timestamp: int | None = None, secret: str | None = None) -> httpx.Response:  # fmt: skip
         signed = sign(secret or self.secret, body, timestamp)
-        return self.client.post(self.url, content=body, headers={"Content-Type": content_type, **signed, **(headers or {})})
+        return self.client.post(
+            self.url, content=body, headers={"Content-Type": content_type, **signed, **(headers or {})}
+        )
 
     def command_body(self, text: str, *, user: str = "UALICE", channel: str = "C100", name: str | None = None,
                      command: str = "/sales") -> tuple[bytes, str]:  # fmt: skip
@@ -267,7 +272,12 @@ class SlackDriver:
               message_ts: str = "1700000999.000100", ephemeral: bool = False, thread_ts: str | None = None,
               name: str | None = None, action_ts: str | None = None) -> tuple[httpx.Response, str]:  # fmt: skip
         name = name or f"click{next(self._n)}"
-        container = {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": ephemeral}
+        container = {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": ephemeral,
+        }
         payload: dict[str, Any] = {
             "type": "block_actions", "team": {"id": TEAM}, "user": {"id": user}, "api_app_id": "A1",
             "container": container, "channel": {"id": channel}, "trigger_id": f"trig-{name}",

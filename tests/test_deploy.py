@@ -372,7 +372,7 @@ def test_compose_runs_closer_on_a_chroma_server_and_postgresql() -> None:
     assert set(services) == {"closer", "chroma", "postgres"}
     closer = services["closer"]
     assert closer["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
-    assert closer["env_file"] == [{"path": "../.env", "required": True}]
+    assert closer["env_file"] == ["../.env"]
     env = closer["environment"]
     assert env["CHROMA_URL"] == "http://chroma:8000"
     assert env["STATE_URL"].startswith("postgresql+psycopg://closer:${POSTGRES_PASSWORD:?")
@@ -479,7 +479,9 @@ def test_the_digest_cronjob_sends_and_the_pods_do_not_schedule() -> None:
     (container,) = _pod_spec(cronjob)["containers"]
     assert container["args"] == ["digest", "--send"]
     assert container["resources"]["limits"]["memory"]
-    assert _k8s("ConfigMap", "closer-config")["data"]["DIGEST_SCHEDULER"] == "false"
+    config = _k8s("ConfigMap", "closer-config")["data"]
+    assert config["DIGEST_SCHEDULER"] == "false"
+    assert config["DIGEST_TIMEZONE"] == cronjob["spec"]["timeZone"], "the digests' day is the schedule's"
 
 
 def test_commands_the_deploy_files_run_exist_in_closer() -> None:
@@ -566,3 +568,23 @@ def test_secrets_come_from_a_secret_never_the_configmap() -> None:
             (container,) = _pod_spec(doc)["containers"]
             refs = [next(iter(ref.values()))["name"] for ref in container["envFrom"]]
             assert refs == ["closer-config", "closer-secrets"], path.name
+
+
+def test_a_dotenv_copied_from_the_example_works_in_the_compose_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import load_settings
+
+    # Inside the container: the image's ENV, then env_file (../.env), then compose's `environment:`.
+    example = (REPO / ".env.example").read_text(encoding="utf-8")
+    layers = [
+        _dockerfile_env(),
+        dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", example, flags=re.MULTILINE)),
+        COMPOSE["services"]["closer"]["environment"],
+    ]
+    for layer in layers:
+        for name, value in layer.items():
+            monkeypatch.setenv(name, re.sub(r"\$\{POSTGRES_PASSWORD[^}]*\}", "hex0123", str(value)))
+    settings = load_settings()
+    assert settings.chroma_url == "http://chroma:8000"
+    assert settings.host == "0.0.0.0"
+    assert settings.embedding_model_dir is None, "the installed model package, not the working folder"
+    assert settings.prompts_dir in (None, Path("/app/prompts"))

@@ -98,11 +98,11 @@ def llm() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="module")
-def chroma_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def chroma_dir(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedder) -> Path:
     """An embedded store holding the small CRM export, built once for the module."""
     root = tmp_path_factory.mktemp("doctor-store")
     settings = load_settings(chroma_path=root / "chroma", state_url=f"sqlite:///{root / 'state.db'}")
-    kb = KnowledgeBase.open(settings, LocalEmbedder())
+    kb = KnowledgeBase.open(settings, embedder)
     assert kb.ingest_crm(write_crm(root / "crm")).added == len(ALL_RECORDS)
     return root / "chroma"
 

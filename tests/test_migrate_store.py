@@ -19,7 +19,7 @@ from bot.config import Settings, load_settings
 from bot.errors import InputError, StoreBusyError, StoreError
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.embedder import LocalEmbedder
-from bot.knowledge.store import COLLECTION, PAGE, ChunkStore, _client, writer_lock
+from bot.knowledge.store import COLLECTION, PAGE, ChunkStore, open_client, writer_lock
 from bot.store_migration import migrate_store
 from tests.helpers_chroma import ALICE, child_env, run_closer, write_crm, write_docs
 from tests.test_chroma_server import HOST, Server, chroma_server, server_settings  # noqa: F401 - fixtures
@@ -28,7 +28,7 @@ QUERIES = ["volume pricing for welding robots", "liability cap renewal", "SAML s
 
 
 def _everything(settings: Settings) -> dict[str, tuple[str, dict[str, Any], np.ndarray]]:
-    col = _client(settings).get_collection(COLLECTION, embedding_function=None)
+    col = open_client(settings).get_collection(COLLECTION, embedding_function=None)
     got = col.get(include=["documents", "metadatas", "embeddings"])
     return {
         cid: (doc, meta, np.asarray(vec, np.float32))
@@ -96,7 +96,7 @@ def test_several_pages_arrive_whole_and_running_replicas_are_told(
     rng = np.random.default_rng(7)
     vectors = rng.standard_normal((n, embedder.dimension)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    col = _client(settings).get_collection(COLLECTION, embedding_function=None)
+    col = open_client(settings).get_collection(COLLECTION, embedding_function=None)
     for start in range(0, n, 1000):
         ids = [f"doc:d{i}#0" for i in range(start, min(n, start + 1000))]
         col.add(
@@ -126,7 +126,7 @@ def test_another_embedder_is_refused_before_anything_is_written(
     ChunkStore.open(settings, embedder_id="hash-64", dimension=64)
     with pytest.raises(StoreError, match=rf"built with embedder hash-64, but {re.escape(embedder.model_id)}"):
         migrate_store(server_settings, settings.chroma_path)
-    client = _client(server_settings)
+    client = open_client(server_settings)
     assert COLLECTION not in {c.name for c in client.list_collections()}
 
 

@@ -39,7 +39,7 @@ class SourceState:
     complete: bool
 
 
-def _client(settings: Settings) -> Any:
+def open_client(settings: Settings) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -116,7 +116,7 @@ class ChunkStore:
 
     @classmethod
     def open(cls, settings: Settings, *, embedder_id: str, dimension: int) -> ChunkStore:
-        client = _client(settings)
+        client = open_client(settings)
         try:
             col = client.get_or_create_collection(
                 COLLECTION,

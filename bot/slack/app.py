@@ -11,7 +11,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack import actions, commands, conversations, mentions
+from bot.slack import actions, commands, conversations, digest_hooks, mentions
 from bot.slack.clients import async_web_client
 from bot.slack.service import SlackService
 
@@ -41,4 +41,5 @@ def build_app(svc: SlackService, *, socket_mode: bool = False) -> AsyncApp:
     conversations.register(app, svc)
     mentions.register(app, svc)
     actions.register(app, svc)
+    digest_hooks.register(app, svc)
     return app

@@ -5,10 +5,10 @@ with rate-limit, server-error and connection retry handlers. A message holds at 
 about 13k characters: a header, a summary, two blocks per deal (the deal, its two buttons), and the
 deals that do not fit rolled up into one last section.
 
-Hooks: :func:`digest_scheduler` (start from ``closer serve``), :func:`send_now` (``/sales digest``),
-:func:`send_digests` (``closer digest --send``). The buttons' ``action_id`` values are
-``digest_followup`` and ``digest_snooze``, each with the deal id as ``value`` (see
-:mod:`bot.digest.actions`).
+Hooks: :func:`digest_scheduler` (start from ``closer serve``), :func:`slash_digest` and
+:func:`send_now` (``/sales digest``), :class:`SlackDigestSender` (``closer digest --send``). The
+buttons' ``action_id`` values are ``digest_followup`` and ``digest_snooze``, each with the deal id as
+``value`` (see :mod:`bot.digest.actions`).
 """
 
 from __future__ import annotations
@@ -222,12 +222,19 @@ def digest_scheduler(settings: Settings, service: DigestService, client: WebClie
 
 
 def send_now(
-    service: DigestService, client: WebClient, email: str, *, tz: str | None = None, today: date | None = None
+    service: DigestService,
+    client: WebClient,
+    email: str,
+    *,
+    tz: str | None = None,
+    today: date | None = None,
+    directory: SlackDirectory | None = None,
 ) -> SendResult:
     """``/sales digest``: the asker's digest, now, as a DM (even if today's already went out).
     ``tz`` is the asker's Slack time zone, for "today"."""
     day = today or today_in(zone_of(tz, default_zone(service.settings)))
-    return service.send(email, day, SlackDigestSender(client), on_demand=True, surface="slack")
+    sender = SlackDigestSender(client, directory=directory)
+    return service.send(email, day, sender, on_demand=True, surface="slack")
 
 
 def slash_digest(
@@ -238,11 +245,12 @@ def slash_digest(
     not needed: the DM goes to the Slack user with that email, like every digest."""
     web = client or make_client(assistant.settings)
     service = DigestService(assistant)
+    directory = SlackDirectory(web)
     try:
-        found = SlackDirectory(web).lookup(email)
+        found = directory.lookup(email)
     except SlackClientError:
         found = None
-    result = send_now(service, web, email, tz=found.tz if found else None)
+    result = send_now(service, web, email, tz=found.tz if found else None, directory=directory)
     digest = result.digest
     if result.status == "sent":
         text = f"📬 Sent your digest to your DMs: {pipeline_words(digest)}, {digest.flagged} need attention."
@@ -252,10 +260,3 @@ def slash_digest(
     else:
         text = f"⚠ I couldn't send your digest: {result.error or result.status}. Try again in a minute."
     return {"text": text, "blocks": [SectionBlock(text=MarkdownTextObject(text=_esc(text))).to_dict()]}
-
-
-def send_digests(
-    settings: Settings, service: DigestService, day: date, *, users: Sequence[str] | None = None
-) -> list[SendResult]:
-    """``closer digest --send``: every rep's (or ``users``') digest for ``day``, each at most once."""
-    return service.send_all(day, SlackDigestSender(make_client(settings)), users=users, surface="cli")

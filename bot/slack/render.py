@@ -24,6 +24,8 @@ SECTION_CHARS = 3000
 CONTEXT_CHARS = 2000
 MESSAGE_BLOCKS = 50
 MESSAGE_CHARS = 12_000
+MAX_MESSAGES = 5  # a response_url takes five posts; longer is not a chat answer any more
+CUT = "✂ The rest of this answer was too long for Slack."
 FALLBACK_CHARS = 3000
 UNVERIFIED = "⚠ Not found in the cited sources — check before sending"
 
@@ -119,6 +121,8 @@ def paginate(blocks: Sequence[Block], tail: Sequence[Block], fallback: str) -> l
     last = messages[-1]
     if len(last) + len(tail) > MESSAGE_BLOCKS or sum(_size(b) for b in last) + tail_size > MESSAGE_CHARS:
         messages.append([])
+    if len(messages) > MAX_MESSAGES:
+        messages = [*messages[: MAX_MESSAGES - 1], [context(CUT)]]
     messages[-1].extend(tail)
     text = _cut(fallback, FALLBACK_CHARS)
     return [{"text": text if i == 0 else "(continued)", "blocks": m} for i, m in enumerate(messages) if m]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -34,6 +35,7 @@ from bot.config import Settings
 from bot.errors import CloserError, SettingsError
 from bot.observability import METRICS, configure_logging
 from bot.slack.app import build_app
+from bot.slack.digest_hooks import start_scheduler
 from bot.slack.instrument import instrument
 from bot.slack.service import SlackService
 from bot.state.rows import utc_now
@@ -63,11 +65,10 @@ def surface_of(body: bytes) -> str:
     return "interactive" if body.startswith(b"payload=") or b"&payload=" in body else "command"
 
 
-def create_http_app(
-    svc: SlackService, bolt: AsyncApp, *, socket: AsyncSocketModeHandler | None = None
-) -> Starlette:
+def create_http_app(svc: SlackService, bolt: AsyncApp, *, socket_mode: bool = False) -> Starlette:
+    """The ASGI app. In Socket Mode its lifespan opens the websocket (on the server's own loop)."""
     handler = AsyncSlackRequestHandler(bolt)
-    mode = "socket" if socket else "http"
+    mode = "socket" if socket_mode else "http"
 
     async def events(request: Request) -> Response:
         started = time.perf_counter()
@@ -97,12 +98,17 @@ def create_http_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pruner = asyncio.create_task(_prune_claims(svc))
-        if socket is not None:
+        socket = None
+        if socket_mode:  # aiohttp's session must be made on the running loop
+            socket = AsyncSocketModeHandler(bolt, svc.settings.slack_app_token, web_client=bolt.client)
             await socket.connect_async()  # type: ignore[no-untyped-call]
+        scheduler = await anyio.to_thread.run_sync(start_scheduler, svc)
         log.info("serving Slack", extra={"mode": mode, "workers": svc.workers.threads})
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
             if socket is not None:
                 await socket.close_async()  # type: ignore[no-untyped-call]  # no new envelopes now
             drained = await svc.workers.drain(svc.settings.slack_shutdown_seconds)
@@ -110,7 +116,7 @@ def create_http_app(
             log.info("stopped", extra={"drained": drained})
 
     routes = [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]
-    if socket is None:
+    if not socket_mode:
         routes.append(Route("/slack/events", events, methods=["POST"]))
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -132,12 +138,7 @@ def build(settings: Settings, assistant: Assistant) -> tuple[SlackService, Starl
     svc = SlackService.build(settings, assistant)
     socket_mode = bool(settings.slack_app_token)
     bolt = build_app(svc, socket_mode=socket_mode)
-    socket = (
-        AsyncSocketModeHandler(bolt, settings.slack_app_token, web_client=bolt.client)
-        if socket_mode
-        else None
-    )
-    return svc, create_http_app(svc, bolt, socket=socket)
+    return svc, create_http_app(svc, bolt, socket_mode=socket_mode)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -171,5 +172,10 @@ def serve(settings: Settings, make_assistant: Callable[[Settings], Assistant]) -
     instrument(assistant)
     _, app = build(settings, assistant)
     server = uvicorn_server(app, settings)
-    server.run(sockets=[sock])
+    # uvicorn re-raises SIGTERM once it has shut down; after a clean drain that is a normal exit (0).
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: setattr(server, "should_exit", True))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
