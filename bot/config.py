@@ -38,7 +38,9 @@ def parse_days(spec: str) -> frozenset[int]:
 
 class Settings(BaseSettings):
     # An empty value (``EMBEDDING_MODEL_DIR=`` as in .env.example) means "not set", not "".
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     # Slack
     slack_bot_token: str | None = None

@@ -46,7 +46,9 @@ def test_markdown_becomes_mrkdwn(markdown: str, mrkdwn: str) -> None:
 
 
 def test_figures_and_deal_names_are_bold_once() -> None:
-    text = emphasize("*Acme Expansion* is $120,000; Acme Expansion wants 15% and `10%` off", ["Acme Expansion"])
+    text = emphasize(
+        "*Acme Expansion* is $120,000; Acme Expansion wants 15% and `10%` off", ["Acme Expansion"]
+    )
     assert text == "*Acme Expansion* is *$120,000*; *Acme Expansion* wants *15%* and `10%` off"
     assert emphasize("<https://x.example/15%|link 15%>") == "<https://x.example/15%|link 15%>"
 
