@@ -12,6 +12,7 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.knowledge.embedder import LocalEmbedder
+from tests.fake_openai import FakeOpenAI
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "bot" / "sample_data"
@@ -93,3 +94,17 @@ class CountingEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.texts += len(texts)
         return self.inner.embed(texts)
+
+
+@pytest.fixture
+def standard() -> Iterator[FakeOpenAI]:
+    """A fake standard (logging) OpenAI-compatible endpoint on 127.0.0.1."""
+    with FakeOpenAI(model="std-model") as api:
+        yield api
+
+
+@pytest.fixture
+def private() -> Iterator[FakeOpenAI]:
+    """A fake private (no-log) OpenAI-compatible endpoint on 127.0.0.1."""
+    with FakeOpenAI(model="priv-model") as api:
+        yield api

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -30,18 +29,6 @@ def closed_port_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"  # nothing listens here any more
-
-
-@pytest.fixture
-def standard() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(model="std-model") as api:
-        yield api
-
-
-@pytest.fixture
-def private() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(model="priv-model") as api:
-        yield api
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,9 @@ and suggested next steps through the privacy router (fake OpenAI-compatible endp
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.digest.actions import snooze, snoozed_until
 from bot.digest.model import Digest
@@ -20,18 +17,6 @@ from tests.fake_openai import Failure, FakeOpenAI
 
 MAYA, TOM = "maya.okafor@brindlewood.example", "tom.lindqvist@brindlewood.example"
 SOFIA, INES = "sofia.brandt@brindlewood.example", "ines.marchetti@brindlewood.example"
-
-
-@pytest.fixture
-def standard() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(model="std-model") as api:
-        yield api
-
-
-@pytest.fixture
-def private() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(model="priv-model") as api:
-        yield api
 
 
 def ids(digest: Digest) -> list[str]:
