@@ -22,6 +22,7 @@ from bot.digest.model import Digest, DigestLine
 from bot.digest.pipeline import Pipeline
 from bot.digest.suggest import suggest
 from bot.errors import CloserError
+from bot.observability import METRICS
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
@@ -147,6 +148,7 @@ class DigestService:
         except DeliveryError as exc:
             if claimed:
                 self.state.mark_digest(user, day, "failed")
+            METRICS.digests_sent.labels(outcome="failed").inc()
             log.warning("digest not delivered", extra={"user": user, "day": day.isoformat()})
             return SendResult(user, day, "failed", dataclasses.replace(digest, status="failed"), str(exc))
         except BaseException:
@@ -155,6 +157,7 @@ class DigestService:
             raise
         if claimed:
             self.state.mark_digest(user, day, "sent")
+        METRICS.digests_sent.labels(outcome="sent").inc()
         self.state.save_snapshot(user, day, digest.stages)
         return SendResult(user, day, "sent", dataclasses.replace(digest, status="sent"))
 

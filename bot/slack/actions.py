@@ -50,6 +50,15 @@ def _where(
     return Thread(svc.client, channel, thread_ts, update_ts=update), value.mode
 
 
+def _beside(target: Target) -> Target:
+    """The same place, but adding a message rather than replacing the answer."""
+    if isinstance(target, ResponseUrl):
+        return ResponseUrl(target.url, replace=False)
+    if isinstance(target, Thread):
+        return Thread(target.client, target.channel, target.thread_ts)
+    return target
+
+
 def _feedback(svc: SlackService, body: dict[str, Any], value: ButtonValue, rating: int) -> str:
     person = svc.directory.person(str(body["user"]["id"]))
     svc.assistant.state.record_feedback(FeedbackRow(
@@ -65,12 +74,12 @@ def _rerun(svc: SlackService, body: dict[str, Any], value: ButtonValue, action_i
     clicker = str(body["user"]["id"])
     target, mode = _where(svc, body, value, action_id)
     if value.mode != "channel" and clicker != value.asker:
-        say(target, "Only the person who asked can do that.")
+        say(_beside(target), "Only the person who asked can do that.")
         return "rejected"
     remembered = svc.memory.get(value.request_id)
     text = value.text or (remembered.text if remembered else None)
     if not text:
-        say(target, FORGOTTEN)
+        say(_beside(target), FORGOTTEN)
         return "forgotten"
     person = svc.directory.person(clicker)
     channel = str((body.get("container") or {}).get("channel_id") or "") or None
@@ -123,17 +132,20 @@ def register(app: AsyncApp, svc: SlackService) -> None:
     async def on_click(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         where = ResponseUrl(str(body["response_url"]), replace=False) if body.get("response_url") else None
-        await svc.workers.run(svc.job("button", where, lambda: handle_click(svc, body)))
+        svc.workers.spawn(svc.job("button", where, lambda: handle_click(svc, body)))
 
     async def on_sources(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()  # the modal must open within 3 s of the click: on the loop, from memory only
+        await ack()
         value = ButtonValue.decode(str(body["actions"][0]["value"]))
-        try:
-            await client.views_open(
-                trigger_id=body["trigger_id"], view=sources_view(svc, value, body["user"]["id"])
-            )
-        except Exception as exc:  # noqa: BLE001 - a modal that fails to open is logged, never raised
-            log.warning("could not open the sources view", extra={"error": type(exc).__name__})
+        view = sources_view(svc, value, body["user"]["id"])  # from process memory: no waiting
+
+        async def open_view() -> None:  # within 3 s of the click (trigger ids expire): on the loop
+            try:
+                await client.views_open(trigger_id=body["trigger_id"], view=view)
+            except Exception as exc:  # noqa: BLE001 - a modal that fails to open is logged, never raised
+                log.warning("could not open the sources view", extra={"error": type(exc).__name__})
+
+        svc.workers.background(open_view())
 
     for action_id in b.ACTION_IDS:
         if action_id != b.SOURCES:

@@ -7,10 +7,12 @@ ack()`` first, and the answers run on :class:`~bot.slack.workers.Workers` thread
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.observability import METRICS
 from bot.slack import actions, commands, conversations, digest_hooks, mentions
 from bot.slack.clients import async_web_client
 from bot.slack.service import SlackService
@@ -25,6 +27,7 @@ def build_app(svc: SlackService, *, socket_mode: bool = False) -> AsyncApp:
         client=async_web_client(s.slack_bot_token or "", s.slack_api_url),
         signing_secret=s.slack_signing_secret or "",
         request_verification_enabled=not socket_mode,  # Socket Mode is authenticated by the app token
+        process_before_response=True,  # listeners only ack and spawn: see bot.slack.workers
         logger=logging.getLogger("slack_bolt.closer"),
     )
 
@@ -35,7 +38,22 @@ def build_app(svc: SlackService, *, socket_mode: bool = False) -> AsyncApp:
     async def on_error(error: Exception) -> None:
         log.error("listener failed", extra={"error": type(error).__name__})
 
+    async def time_ack(body: dict[str, Any], next: Any) -> None:
+        # In HTTP mode the route times the whole request; here the listener's ack is what Slack waits on.
+        started = time.perf_counter()
+        await next()
+        kind = (
+            "command"
+            if "command" in body
+            else "event"
+            if body.get("type") == "event_callback"
+            else "interactive"
+        )
+        METRICS.ack_seconds.labels(surface=kind).observe(time.perf_counter() - started)
+
     app.middleware(remember_bot)
+    if socket_mode:
+        app.middleware(time_ack)
     app.error(on_error)
     commands.register(app, svc)
     conversations.register(app, svc)

@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.errors import InputError
+from bot.observability import METRICS
 from bot.slack.identity import Person
 from bot.slack.parse import Command, help_text, parse
 from bot.slack.render import Message, notice
@@ -41,11 +42,10 @@ def digest_message(svc: SlackService, person: Person) -> Message:
     if not person.email:
         return notice("I need the email on your Slack profile to find your deals.")
     try:
-        from bot.slack.digest import slash_digest  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
+        from bot.slack.digest import slash_digest
+    except ImportError:  # the digest's Slack door is not installed: say so, in one line
         return notice(COMING_SOON)
-    message: Message = slash_digest(svc.assistant, email=person.email, user_id=person.user_id)
-    return message
+    return slash_digest(svc.assistant, email=person.email, user_id=person.user_id, client=svc.client)
 
 
 def run_command(
@@ -74,9 +74,11 @@ def register(app: AsyncApp, svc: SlackService) -> None:
             cmd = parse(str(body.get("text") or ""))
         except InputError as exc:
             await ack(text=f"{exc}. Try `{svc.settings.slack_command} help`.", response_type="ephemeral")
+            METRICS.requests.labels(surface="command", outcome="rejected").inc()
             return
         if cmd.verb == "help":
             await ack(text=help_text(svc.settings.slack_command), response_type="ephemeral")
+            METRICS.requests.labels(surface="command", outcome="ok").inc()
             return
         await ack(text=WORKING, response_type="ephemeral")
         target = ResponseUrl(str(body["response_url"]))
@@ -87,6 +89,6 @@ def register(app: AsyncApp, svc: SlackService) -> None:
             person = svc.directory.person(str(body["user_id"]))
             return run_command(svc, cmd, person, target, channel=body.get("channel_id"))
 
-        await svc.workers.run(svc.job("command", target, work))
+        svc.workers.spawn(svc.job("command", target, work))
 
     app.command(svc.settings.slack_command)(on_command)

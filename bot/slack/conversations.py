@@ -115,7 +115,7 @@ def register(app: AsyncApp, svc: SlackService) -> None:
         def work() -> str:
             return greet(svc, event) if svc.dedup.first_event(str(body["event_id"])) else "duplicate"
 
-        await svc.workers.run(svc.job("assistant", where, work))
+        svc.workers.spawn(svc.job("assistant", where, work))
 
     async def on_dm(body: dict[str, Any]) -> None:
         event = body["event"]
@@ -123,13 +123,17 @@ def register(app: AsyncApp, svc: SlackService) -> None:
             return  # edits, joins, our own messages: nothing to answer
         where = Thread(svc.client, str(event["channel"]), str(event.get("thread_ts") or event["ts"]))
         job = svc.job("dm", where, lambda: answer_dm(svc, event, str(body["event_id"]), body.get("team_id")))
-        await svc.workers.run(job)
+        svc.workers.spawn(job)
 
     async def on_message(body: dict[str, Any]) -> None:
         if body["event"].get("channel_type") == "im":
             await on_dm(body)
 
+    async def on_context_changed() -> None:
+        """Closer does not use the pane's context (the channel being viewed): no calls to save it."""
+
     assistant.thread_started(on_thread_started)
+    assistant.thread_context_changed(on_context_changed)
     assistant.user_message(on_dm)
     app.use(assistant)
     app.event("message")(on_message)

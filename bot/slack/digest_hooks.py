@@ -57,7 +57,7 @@ def register(app: AsyncApp, svc: SlackService) -> None:
                 return "duplicate"
             return work(svc, body, str(action["value"]), target)
 
-        await svc.workers.run(svc.job("digest-button", target, job))
+        svc.workers.spawn(svc.job("digest-button", target, job))
 
     app.action(FOLLOWUP_ACTION)(on_click)
     app.action(SNOOZE_ACTION)(on_click)

@@ -71,6 +71,6 @@ def register(app: AsyncApp, svc: SlackService) -> None:
         event = body["event"]
         thread = Thread(svc.client, str(event["channel"]), str(event.get("thread_ts") or event["ts"]))
         job = svc.job("mention", thread, lambda: answer_mention(svc, event, str(body["event_id"]), thread))
-        await svc.workers.run(job)
+        svc.workers.spawn(job)
 
     app.event("app_mention")(on_mention)

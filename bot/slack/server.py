@@ -135,6 +135,7 @@ async def _prune_claims(svc: SlackService) -> None:
 
 def build(settings: Settings, assistant: Assistant) -> tuple[SlackService, Starlette]:
     """The whole server for ``assistant`` (tests build it in process the same way)."""
+    instrument(assistant)
     svc = SlackService.build(settings, assistant)
     socket_mode = bool(settings.slack_app_token)
     bolt = build_app(svc, socket_mode=socket_mode)
@@ -168,9 +169,7 @@ def serve(settings: Settings, make_assistant: Callable[[Settings], Assistant]) -
                           settings.llm_api_key, settings.private_llm_api_key]  # fmt: skip
     configure_logging(settings.log_level, secrets=[s for s in secrets if s])
     sock = listen(settings.host, settings.port)
-    assistant = make_assistant(settings)
-    instrument(assistant)
-    _, app = build(settings, assistant)
+    _, app = build(settings, make_assistant(settings))
     server = uvicorn_server(app, settings)
     # uvicorn re-raises SIGTERM once it has shut down; after a clean drain that is a normal exit (0).
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: setattr(server, "should_exit", True))
