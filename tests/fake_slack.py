@@ -2,7 +2,8 @@
 
 - :class:`FakeSlack` answers the Web API methods Closer calls (``/api/<method>``, form, query or
   JSON bodies), records every call, and can be told to fail the next calls of a method (429 with
-  ``Retry-After``, 5xx). ``/response/<name>`` stands in for a ``response_url``. Tests wait on it with
+  ``Retry-After``, 5xx, or a 200 with ``{"ok": false, "error": ...}``: :meth:`Failure.error`), or to
+  answer a method slowly (:attr:`FakeSlack.delays`). ``/response/<name>`` stands in for a ``response_url``. Tests wait on it with
   :meth:`FakeSlack.wait_for` (a condition with a timeout), never a fixed sleep.
 - :class:`SlackDriver` plays Slack's side towards the app: slash commands, events and clicks,
   signed the way Slack signs them (``v0=`` HMAC-SHA256 of ``v0:{timestamp}:{body}``).
@@ -49,14 +50,20 @@ class Failure:
     retry_after: str | None = "0"
     body: dict[str, Any] = field(default_factory=lambda: {"ok": False, "error": "ratelimited"})
 
+    @classmethod
+    def error(cls, error: str) -> Failure:
+        """Slack's way of refusing a call: HTTP 200 with ``{"ok": false, "error": error}``."""
+        return cls(status=200, retry_after=None, body={"ok": False, "error": error})
+
 
 class FakeSlack:
     def __init__(self, *, users: dict[str, dict[str, Any]] | None = None) -> None:
-        self.users = dict(USERS if users is None else users)
+        self.users = {uid: dict(user) for uid, user in (USERS if users is None else users).items()}
         self.calls: list[Call] = []
         self.responses: list[Call] = []  # posts to response URLs (method = the URL's name)
         self.threads: dict[str, list[dict[str, Any]]] = {}  # thread_ts -> conversations.replies
         self.failures: dict[str, list[Failure]] = {}
+        self.delays: dict[str, float] = {}  # method -> seconds every call of it takes
         self.socket_url: str | None = None
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
@@ -138,7 +145,8 @@ class FakeSlack:
         if method == "users.lookupByEmail":
             for uid, user in self.users.items():
                 if user.get("email") == p.get("email"):
-                    return {"ok": True, "user": {"id": uid, "profile": {"email": user["email"]}}}
+                    profile = {"email": user["email"]}
+                    return {"ok": True, "user": {"id": uid, "tz": user.get("tz"), "profile": profile}}
             return {"ok": False, "error": "users_not_found"}
         if method == "conversations.replies":
             return {"ok": True, "messages": self.threads.get(str(p.get("ts")), []), "has_more": False}
@@ -206,7 +214,10 @@ class FakeSlack:
                     fake.calls.append(Call(method, params, headers))
                     queue = fake.failures.get(method)
                     failure = queue.pop(0) if queue else None
+                    delay = fake.delays.get(method, 0.0)
                     fake._cond.notify_all()
+                if delay:
+                    time.sleep(delay)
                 if failure is not None:
                     extra = {"Retry-After": failure.retry_after} if failure.retry_after else None
                     self._send(failure.status, failure.body, extra)

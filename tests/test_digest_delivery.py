@@ -1,5 +1,6 @@
-"""Digest delivery against a small fake Slack Web API over real HTTP on 127.0.0.1: Block Kit limits,
-the DM flow, exactly once per rep and day (threads, processes, the CLI), failures and retries."""
+"""Digest delivery against the fake Slack Web API of :mod:`tests.fake_slack`, over real HTTP on
+127.0.0.1: Block Kit limits, the DM flow, exactly once per rep and day (threads, processes, the CLI),
+failures and retries."""
 
 from __future__ import annotations
 
@@ -7,15 +8,11 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlparse
 
 import pytest
 from slack_sdk import WebClient
@@ -25,120 +22,33 @@ from bot.digest.service import DigestService
 from bot.knowledge.embedder import LocalEmbedder
 from bot.slack.digest import SlackDigestSender, render, slash_digest
 from tests.digest_fixtures import ALICE, BOB, CAROL, DAVE, TODAY, boundary_export, service_for
+from tests.fake_slack import Call, Failure, FakeSlack
 from tests.helpers_chroma import child_env
 
-
-@dataclass
-class Call:
-    method: str
-    args: dict[str, Any]
-
-
-class FakeSlack:
-    """Answers users.lookupByEmail, conversations.open and chat.postMessage; records every call.
-    ``post_errors`` are returned, one per call, by the next chat.postMessage calls."""
-
-    def __init__(self, *, zones: dict[str, str] | None = None, post_delay: float = 0.0) -> None:
-        self.calls: list[Call] = []
-        self.zones = zones or {}
-        self.unknown: set[str] = set()
-        self.post_errors: list[str | int] = []
-        self.post_delay = post_delay
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeSlack:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
-
-    def posts(self) -> list[Call]:
-        with self._lock:
-            return [c for c in self.calls if c.method == "chat.postMessage"]
-
-    def answer(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        with self._lock:
-            self.calls.append(Call(method, args))
-        if method == "users.lookupByEmail":
-            email = str(args.get("email", "")).lower()
-            if email in self.unknown:
-                return 200, {"ok": False, "error": "users_not_found"}
-            user_id = "U" + email.split("@")[0].upper()
-            return 200, {"ok": True, "user": {"id": user_id, "tz": self.zones.get(email, "America/New_York"),
-                                              "profile": {"email": email}}}  # fmt: skip
-        if method == "conversations.open":
-            return 200, {"ok": True, "channel": {"id": "D" + str(args.get("users", ""))}}
-        if method == "chat.postMessage":
-            time.sleep(self.post_delay)
-            with self._lock:
-                error = self.post_errors.pop(0) if self.post_errors else None
-            if isinstance(error, int):
-                return error, {"ok": False, "error": "ratelimited"}
-            if error:
-                return 200, {"ok": False, "error": error}
-            return 200, {"ok": True, "channel": args.get("channel"), "ts": f"{time.time():.6f}"}
-        return 200, {"ok": False, "error": "unknown_method"}
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _serve(self, body: bytes) -> None:
-                url = urlparse(self.path)
-                args: dict[str, Any] = dict(parse_qsl(url.query))
-                if body:
-                    if self.headers.get("Content-Type", "").startswith("application/json"):
-                        args.update(json.loads(body))
-                    else:
-                        args.update(parse_qsl(body.decode()))
-                status, payload = fake.answer(url.path.rsplit("/", 1)[-1], args)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if status == 429:
-                    self.send_header("Retry-After", "0")
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                self._serve(b"")
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self._serve(self.rfile.read(length) if length else b"")
-
-        return Handler
+# Every rep of the export has a Slack account; Alice's profile says Berlin, the others New York.
+REPS = {"UALICE": ALICE, "UBOB": BOB, "UCAROL": CAROL, "UDAVE": DAVE}
 
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
-    with FakeSlack(zones={ALICE: "Europe/Berlin"}) as fake:
+    users = {uid: {"email": email, "tz": "America/New_York"} for uid, email in REPS.items()}
+    users["UALICE"]["tz"] = "Europe/Berlin"
+    with FakeSlack(users=users) as fake:
         yield fake
 
 
 def client_for(fake: FakeSlack) -> WebClient:
     from bot.slack.clients import web_client
 
-    return web_client("xoxb-test", fake.base_url)
+    return web_client("xoxb-test", fake.api_url)
+
+
+def posts(fake: FakeSlack) -> list[Call]:
+    return fake.calls_to("chat.postMessage")
 
 
 def blocks_of(call: Call) -> list[dict[str, Any]]:
-    blocks = call.args["blocks"]
+    blocks = call.params["blocks"]
     return json.loads(blocks) if isinstance(blocks, str) else list(blocks)
 
 
@@ -208,59 +118,59 @@ def test_a_digest_goes_out_as_one_dm_and_not_twice(tmp_path: Path, slack: FakeSl
         "conversations.open",
         "chat.postMessage",
     ]
-    (post,) = slack.posts()
-    assert post.args["channel"] == "DUALICE" and "Your deals" in post.args["text"]
+    (post,) = posts(slack)
+    assert post.params["channel"] == "DALICE" and "Your deals" in post.params["text"]
     assert "Closed yesterday" in json.dumps(blocks_of(post)) and "Carol" not in json.dumps(blocks_of(post))
     again = service.send(ALICE, TODAY, sender)
-    assert again.status == "already_sent" and len(slack.posts()) == 1
+    assert again.status == "already_sent" and len(posts(slack)) == 1
     assert service.state.last_snapshot(ALICE, before=TODAY + timedelta(days=1))["B14"] == "proposal"
 
 
 def test_a_failed_send_is_marked_failed_and_retried_later_that_day(tmp_path: Path, slack: FakeSlack) -> None:
     service = service_for(tmp_path, boundary_export(tmp_path / "crm"))
     sender = SlackDigestSender(client_for(slack))
-    slack.post_errors = ["channel_not_found"]
+    slack.fail_next("chat.postMessage", Failure.error("channel_not_found"))
     failed = service.send(ALICE, TODAY, sender)
     assert failed.status == "failed" and "channel_not_found" in failed.error
     assert service.state.digest_status(ALICE, TODAY) == "failed"
     assert service.send(ALICE, TODAY, sender).status == "sent"
     assert service.send(ALICE, TODAY, sender).status == "already_sent"
-    assert len(slack.posts()) == 2 and service.state.digest_status(ALICE, TODAY) == "sent"
+    assert len(posts(slack)) == 2 and service.state.digest_status(ALICE, TODAY) == "sent"
 
 
 def test_a_rate_limited_post_is_retried_by_the_client(tmp_path: Path, slack: FakeSlack) -> None:
     service = service_for(tmp_path, boundary_export(tmp_path / "crm"))
-    slack.post_errors = [429]
+    slack.fail_next("chat.postMessage", Failure(429, retry_after="0"))
     assert service.send(ALICE, TODAY, SlackDigestSender(client_for(slack))).status == "sent"
-    assert len(slack.posts()) == 2
+    assert len(posts(slack)) == 2
 
 
 def test_a_rep_without_a_slack_account_is_a_clear_failure(tmp_path: Path, slack: FakeSlack) -> None:
     service = service_for(tmp_path, boundary_export(tmp_path / "crm"))
-    slack.unknown.add(ALICE)
+    del slack.users["UALICE"]  # no Slack user has Alice's email
     result = service.send(ALICE, TODAY, SlackDigestSender(client_for(slack)))
     assert result.status == "failed" and "no Slack user has the email alice@x.example" in result.error
-    assert slack.posts() == []
+    assert posts(slack) == []
 
 
 def test_threads_racing_send_one_digest_per_rep(tmp_path: Path, slack: FakeSlack) -> None:
     service = service_for(tmp_path, boundary_export(tmp_path / "crm"))
     sender = SlackDigestSender(client_for(slack))
-    slack.post_delay = 0.05
+    slack.delays["chat.postMessage"] = 0.05
     run = service.deliverer(sender)  # what the scheduler calls
     threads = [threading.Thread(target=run, args=(who, TODAY)) for who in [ALICE, BOB, CAROL, DAVE] * 4]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert Counter(p.args["channel"] for p in slack.posts()) == {
-        "DUALICE": 1,
-        "DUBOB": 1,
-        "DUCAROL": 1,
-        "DUDAVE": 1,
+    assert Counter(p.params["channel"] for p in posts(slack)) == {
+        "DALICE": 1,
+        "DBOB": 1,
+        "DCAROL": 1,
+        "DDAVE": 1,
     }
     results = service.send_all(TODAY, sender)  # a CronJob after the scheduler: nothing left
-    assert {r.status for r in results} == {"already_sent"} and len(slack.posts()) == 4
+    assert {r.status for r in results} == {"already_sent"} and len(posts(slack)) == 4
 
 
 def test_slash_digest_sends_now_even_after_the_scheduled_one(tmp_path: Path, slack: FakeSlack) -> None:
@@ -268,18 +178,18 @@ def test_slash_digest_sends_now_even_after_the_scheduled_one(tmp_path: Path, sla
     client = client_for(slack)
     reply = slash_digest(service.assistant, email=ALICE, user_id="UALICE", client=client)
     assert reply["text"].startswith("📬 Sent your digest") and reply["blocks"][0]["type"] == "section"
-    assert len(slack.posts()) == 1
+    assert len(posts(slack)) == 1
     # the first digest of the day counted as the scheduled one ...
     assert service.send(ALICE, TODAY, SlackDigestSender(client)).status == "already_sent"
     # ... and asking again sends again
     slash_digest(service.assistant, email=ALICE, client=client)
-    assert len(slack.posts()) == 2
+    assert len(posts(slack)) == 2
     assert "no open deals" in slash_digest(service.assistant, email="nobody@x.example", client=client)["text"]
 
 
 def test_slash_digest_uses_today_in_the_askers_zone(tmp_path: Path, slack: FakeSlack) -> None:
     service: DigestService = service_for(tmp_path, boundary_export(tmp_path / "crm"))
-    slack.zones[ALICE] = "Pacific/Kiritimati"  # UTC+14: already "tomorrow" for most of the day
+    slack.users["UALICE"]["tz"] = "Pacific/Kiritimati"  # UTC+14: already "tomorrow" for most of the day
     slash_digest(service.assistant, email=ALICE, client=client_for(slack))
     from bot.digest.schedule import today_in
 
@@ -293,7 +203,7 @@ def _workspace(tmp_path: Path, embedder: LocalEmbedder, slack: FakeSlack) -> dic
     service_for(tmp_path, boundary_export(tmp_path / "crm"), embedder=embedder)  # ingest, real embedder
     return child_env(CHROMA_PATH=str(tmp_path / "chroma"), STATE_URL=f"sqlite:///{tmp_path / 'state.db'}",
                      CACHE_DIR=str(tmp_path / "cache"), SLACK_BOT_TOKEN="xoxb-test",
-                     SLACK_API_URL=slack.base_url)  # fmt: skip
+                     SLACK_API_URL=slack.api_url)  # fmt: skip
 
 
 def _closer(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -316,7 +226,7 @@ def test_cli_send_twice_sends_nothing_the_second_time(
     digests = json.loads(out)["digests"]
     assert [(d["user"], d["sent"], d["status"]) for d in digests] == [
         (who, False, "already_sent") for who in sorted([ALICE, BOB, CAROL, DAVE])]  # fmt: skip
-    assert len(slack.posts()) == 4
+    assert len(posts(slack)) == 4
     text = _closer(tmp_path, env, "digest", "--send", "--date", TODAY.isoformat())
     assert "Nothing sent: every digest for 2026-11-25 was already sent." in text.communicate(timeout=120)[0]
 
@@ -326,7 +236,7 @@ def test_two_concurrent_cli_runs_send_one_digest_per_rep(
     tmp_path: Path, embedder: LocalEmbedder, slack: FakeSlack
 ) -> None:
     env = _workspace(tmp_path, embedder, slack)
-    slack.post_delay = 0.2  # keep both runs inside the sending window together
+    slack.delays["chat.postMessage"] = 0.2  # keep both runs inside the sending window together
     day = date(2026, 11, 26).isoformat()
     runs = [_closer(tmp_path, env, "digest", "--send", "--date", day, "--json") for _ in range(2)]
     outputs = [r.communicate(timeout=180) for r in runs]
@@ -335,11 +245,11 @@ def test_two_concurrent_cli_runs_send_one_digest_per_rep(
     for who in (ALICE, BOB, CAROL, DAVE):
         assert statuses[(who, "sent")] == 1
         assert statuses[(who, "already_sent")] + statuses[(who, "in_progress")] == 1
-    assert Counter(p.args["channel"] for p in slack.posts()) == {
-        "DUALICE": 1,
-        "DUBOB": 1,
-        "DUCAROL": 1,
-        "DUDAVE": 1,
+    assert Counter(p.params["channel"] for p in posts(slack)) == {
+        "DALICE": 1,
+        "DBOB": 1,
+        "DCAROL": 1,
+        "DDAVE": 1,
     }
 
 

@@ -1,35 +1,19 @@
 """The Slack surfaces in process: privacy routes, channel mentions, DMs and the assistant pane,
 and the buttons under answers. The harness (a real uvicorn server on 127.0.0.1, a fake Slack and
-fake standard and private LLM endpoints) is :mod:`tests.test_slack_app`'s.
+fake standard and private LLM endpoints) is in :mod:`tests.slack_fixtures`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from bot.knowledge.embedder import LocalEmbedder
 from bot.slack import buttons as b
-from tests.crm_fixtures import small_export
 from tests.fake_slack import BOT_ID
-from tests.test_slack_app import MARKER, Harness, harness_for, mention, text_of
-
-
-@pytest.fixture(scope="module")
-def crm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_export(tmp_path_factory.mktemp("crm"))
-
-
-@pytest.fixture
-def h(
-    tmp_path: Path, embedder: LocalEmbedder, crm: Path, request: pytest.FixtureRequest
-) -> Iterator[Harness]:
-    with harness_for(tmp_path, embedder, crm, **getattr(request, "param", {})) as harness:
-        yield harness
-
+from tests.slack_fixtures import MARKER, Harness, mention, text_of
+from tests.slack_fixtures import crm_fixture as crm_fixture  # the crm fixture
+from tests.slack_fixtures import harness_fixture as harness_fixture  # the h fixture
 
 # --- privacy -----------------------------------------------------------------------------------------
 
