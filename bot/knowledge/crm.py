@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot.knowledge.chunking import Section, pack_chunks
 from bot.knowledge.problems import Problem
-from bot.knowledge.records import PUBLIC, Access, Chunk, Record, SourceType, Visibility, chunk_id
+from bot.knowledge.records import Access, Chunk, Record, SourceType, Visibility, chunk_id
 
 STAGES = ("prospecting", "qualification", "discovery", "proposal", "negotiation", "closed_won", "closed_lost")
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -331,4 +331,4 @@ def _read_file(path: Path, stem: str, builder: _Builder, out: CrmExport, *, max_
         out.problems.append(Problem(str(path), None, f"is not valid CSV ({exc})"))
 
 
-__all__ = ["COLUMNS", "PUBLIC", "STAGES", "CrmExport", "ParentLookup", "read_crm"]
+__all__ = ["COLUMNS", "STAGES", "CrmExport", "ParentLookup", "read_crm"]

@@ -52,8 +52,8 @@ def retry_after(exc: BaseException | None) -> float | None:
 
 
 class _Wait:
-    def __init__(self, *, base: float, cap: float, deadline: float) -> None:
-        self.base, self.cap, self.deadline = base, cap, deadline
+    def __init__(self, *, base: float, cap: float) -> None:
+        self.base, self.cap = base, cap
 
     def __call__(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -78,7 +78,7 @@ def call_with_retry(fn: Callable[[], T], *, max_seconds: float, attempts: int = 
     """Run ``fn`` under the policy above; the last error is raised as is when it gives up."""
     clock = clock or Clock()
     deadline_at = clock.now() + max_seconds
-    wait = _Wait(base=base, cap=cap, deadline=deadline_at)
+    wait = _Wait(base=base, cap=cap)
     by_count = stop_after_attempt(attempts)
 
     def stop(state: RetryCallState) -> bool:
