@@ -58,6 +58,10 @@ class SearchIndex:
         self.vectors = np.ascontiguousarray(vectors, np.float32)
         self.lexical = LexicalIndex(self.texts, k1=k1, b=b)
         self.public = np.array([m.visibility == "public" for m in self.metas], bool)
+        self.docs = np.array([m.source_type == "doc" for m in self.metas], bool)
+        self._account_records = [
+            (m.source_id, m.title, row) for row, m in enumerate(self.metas) if m.source_type == "account"
+        ]
         readers: dict[str, list[int]] = defaultdict(list)
         idents: dict[str, list[int]] = defaultdict(list)
         sources: dict[str, list[int]] = defaultdict(list)
@@ -101,7 +105,7 @@ class SearchIndex:
 
     def accounts(self) -> list[tuple[str, str, int]]:
         """(account_id, name, row) of every account record."""
-        return [(m.source_id, m.title, row) for row, m in enumerate(self.metas) if m.source_type == "account"]
+        return self._account_records
 
     def dense_scores(self, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query with each of ``rows`` (vectors are unit length)."""

@@ -10,6 +10,7 @@ What moves quality on CRM data (docs/retrieval.md) is structure, so on top of th
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,7 +97,8 @@ def _minmax(scores: np.ndarray) -> np.ndarray:
     return (scores - lo) / (hi - lo)
 
 
-def _name_patterns(accounts: list[tuple[str, str]]) -> list[tuple[str, list[re.Pattern[str]]]]:
+@functools.lru_cache(maxsize=512)  # one entry per distinct set of visible accounts, not per query
+def _name_patterns(accounts: tuple[tuple[str, str], ...]) -> list[tuple[str, list[re.Pattern[str]]]]:
     """Ways a question may name each account, longest first.
 
     The full name and the name without corporate suffixes match in any case ("acme corp"); a
@@ -204,7 +206,7 @@ class HybridSearcher:
 
     def _scope(self, index: SearchIndex, query: str, mask: np.ndarray) -> tuple[np.ndarray | None, str]:
         """Rows of the visible accounts the query names (plus docs), and the query without the names."""
-        visible = [(account_id, name) for account_id, name, row in index.accounts() if mask[row]]
+        visible = tuple((account_id, name) for account_id, name, row in index.accounts() if mask[row])
         # Only visible accounts: a hidden account's name must not shape (or reveal) anything.
         remaining = query
         named: list[str] = []
@@ -216,7 +218,7 @@ class HybridSearcher:
                     break
         if not named:
             return None, query
-        scoped = np.array([m.source_type == "doc" for m in index.metas], bool)
+        scoped = index.docs.copy()
         for account_id in named:
             scoped[index.rows_of_account(account_id)] = True
         return scoped, remaining
