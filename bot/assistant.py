@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,9 +28,10 @@ from bot.knowledge.search import Hit
 from bot.llm.client import Completion, LLMClient, Usage
 from bot.llm.prompts import DEFAULT_DIR, load_prompt
 from bot.llm.router import LLMRouter
+from bot.privacy.audit import audit_row, new_request_id
 from bot.privacy.redact import Masker
 from bot.privacy.route import RouteDecision, decide_route
-from bot.state.rows import AuditRow, Outcome
+from bot.state.rows import Outcome
 from bot.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ class Assistant:
         surface: str,
         work: Callable[[RouteDecision, str], tuple[Draft, Usage, LLMClient | None]],
     ) -> Draft:
-        request_id = uuid.uuid4().hex[:12]
+        request_id = new_request_id()
         started = time.perf_counter()
         decision = self.decide(user, requested=private, channel=channel)
         usage, client, detail = Usage(), None, None
@@ -213,26 +213,19 @@ class Assistant:
             outcome, detail = "error", type(exc).__name__
             raise
         finally:
-            endpoint = (
-                client.endpoint
-                if client
-                else (self.router.private if decision.private else self.router.standard)
-            )
-            ep = endpoint.endpoint if isinstance(endpoint, LLMClient) else endpoint
+            # A refusal or error before the work picked a client still names the route's endpoint.
+            chosen = client or (self.router.private if decision.private else self.router.standard)
             self.state.record_audit(
-                AuditRow(
+                audit_row(
                     request_id=request_id,
-                    user_email=user,
+                    user=user,
                     surface=surface,
                     action=action,
-                    route=decision.route,
-                    reason=decision.reason,
+                    decision=decision,
                     outcome=outcome,
-                    endpoint_host=ep.host if ep else None,
-                    model=usage.model or (ep.model if ep else None),
-                    prompt_tokens=usage.prompt_tokens,
-                    completion_tokens=usage.completion_tokens,
-                    latency_ms=(time.perf_counter() - started) * 1000,
+                    client=chosen,
+                    usage=usage,
+                    started=started,
                     detail=detail,
                 )
             )
@@ -361,10 +354,7 @@ class Assistant:
     # --- helpers -------------------------------------------------------------------------------------
 
     def _masker(self, decision: RouteDecision) -> Masker:
-        masker = Masker()
-        if decision.private or not self.settings.pii_masking:
-            masker.mask = lambda text: text  # type: ignore[method-assign]
-        return masker
+        return Masker(enabled=self.settings.pii_masking and not decision.private)
 
     def _unavailable(
         self,

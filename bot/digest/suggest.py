@@ -10,7 +10,6 @@ suggestions and says why; the digest still goes out. Each call leaves a content-
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,9 +22,10 @@ from bot.digest.text import facts, flag_words
 from bot.errors import LLMError, PrivacyError
 from bot.llm.client import LLMClient, Usage
 from bot.llm.prompts import DEFAULT_DIR, load_prompt
+from bot.privacy.audit import audit_row, new_request_id
 from bot.privacy.redact import Masker
 from bot.privacy.route import RouteDecision
-from bot.state.rows import AuditRow, Outcome
+from bot.state.rows import Outcome
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
@@ -115,7 +115,19 @@ def suggest(
         outcome = "degraded"
         return Suggestions(route=decision.route, note=f"no suggestions today ({exc})")
     finally:
-        _audit(assistant, user, surface, decision, outcome, client, usage, started)
+        # Who, when, route, endpoint, model and cost; never the deals or the suggestions.
+        row = audit_row(
+            request_id=new_request_id(),
+            user=user,
+            surface=surface,
+            action="digest",
+            decision=decision,
+            outcome=outcome,
+            client=client,
+            usage=usage,
+            started=started,
+        )
+        assistant.state.record_audit(row)
 
 
 def _ask(
@@ -129,34 +141,9 @@ def _ask(
     prompt = load_prompt("digest_next_step", assistant.settings.prompts_dir or DEFAULT_DIR)
     values = {"deals": render_deals(flagged, _notes(assistant, user, flagged, today)),
               "today": today.isoformat()}  # fmt: skip
-    masker = Masker()
-    mask = not decision.private and assistant.settings.pii_masking
-    messages = [{**m, "content": masker.mask(m["content"]) if mask else m["content"]}
-                for m in prompt.messages(**values)]  # fmt: skip
+    masker = Masker(enabled=assistant.settings.pii_masking and not decision.private)
+    messages = [{**m, "content": masker.mask(m["content"])} for m in prompt.messages(**values)]
     parsed, usage = client.complete_model(messages, NextSteps, max_tokens=min(1500, 200 + 60 * len(flagged)))
     wanted = {line.deal.deal_id for line in flagged}
     steps = {s.deal_id.strip(): one_line(masker.unmask(s.step)) for s in parsed.steps}
     return Suggestions({k: v for k, v in steps.items() if k in wanted and v}, decision.route), usage
-
-
-def _audit(
-    assistant: Assistant,
-    user: str,
-    surface: str,
-    decision: RouteDecision,
-    outcome: Outcome,
-    client: LLMClient | None,
-    usage: Usage,
-    started: float,
-) -> None:
-    """Who, when, which route, endpoint, model and cost; never the deals or the suggestions."""
-    ep = client.endpoint if client else None
-    assistant.state.record_audit(
-        AuditRow(
-            request_id=uuid.uuid4().hex[:12], user_email=user, surface=surface, action="digest",
-            route=decision.route, reason=decision.reason, outcome=outcome,
-            endpoint_host=ep.host if ep else None, model=usage.model or (ep.model if ep else None),
-            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-            latency_ms=(time.perf_counter() - started) * 1000,
-        )
-    )  # fmt: skip
