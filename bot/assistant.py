@@ -28,7 +28,8 @@ from bot.knowledge.search import Hit
 from bot.llm.client import Completion, LLMClient, Usage
 from bot.llm.prompts import DEFAULT_DIR, load_prompt
 from bot.llm.router import LLMRouter
-from bot.privacy.audit import audit_row, new_request_id
+from bot.observability import request_scope
+from bot.privacy.audit import audit_row
 from bot.privacy.redact import Masker
 from bot.privacy.route import RouteDecision, decide_route
 from bot.state.rows import Outcome
@@ -196,7 +197,20 @@ class Assistant:
         surface: str,
         work: Callable[[RouteDecision, str], tuple[Draft, Usage, LLMClient | None]],
     ) -> Draft:
-        request_id = new_request_id()
+        # One id for the request's log lines, its audit row and its draft (a Slack request's own).
+        with request_scope() as request_id:
+            return self._request(request_id, action, user, private, channel, surface, work)
+
+    def _request(
+        self,
+        request_id: str,
+        action: Action,
+        user: str,
+        private: bool,
+        channel: str | None,
+        surface: str,
+        work: Callable[[RouteDecision, str], tuple[Draft, Usage, LLMClient | None]],
+    ) -> Draft:
         started = time.perf_counter()
         decision = self.decide(user, requested=private, channel=channel)
         usage, client, detail = Usage(), None, None

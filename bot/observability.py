@@ -74,10 +74,17 @@ def current_request_id() -> str:
     return _request_id.get()
 
 
+def current_or_new_request_id() -> str:
+    """The request in progress, or a new id when there is none."""
+    current = _request_id.get()
+    return current if current != "-" else new_request_id()
+
+
 @contextmanager
 def request_scope(request_id: str | None = None) -> Iterator[str]:
-    """Every log line inside carries ``request_id`` (a new one when not given)."""
-    rid = request_id or new_request_id()
+    """Every log line inside carries ``request_id``: the one given, else the request already in
+    progress (a core use case inside a Slack request joins it), else a new one."""
+    rid = request_id or current_or_new_request_id()
     token = _request_id.set(rid)
     try:
         yield rid

@@ -127,3 +127,11 @@ def test_json_logs_carry_the_request_id_and_withhold_slack_library_text() -> Non
     first, second = (json.loads(line) for line in buf.getvalue().splitlines())
     assert first["request_id"] == "abc123" and first["surface"] == "dm" and "[redacted]" in first["message"]
     assert "customer secret" not in json.dumps(second) and second["level"] == "warning"
+
+
+def test_a_use_case_inside_a_request_scope_joins_its_request_id() -> None:
+    from bot.observability import current_or_new_request_id
+
+    with request_scope("abc123"), request_scope() as inner:
+        assert inner == "abc123" and current_or_new_request_id() == "abc123"
+    assert current_or_new_request_id() != "abc123"

@@ -22,7 +22,8 @@ from bot.digest.text import facts, flag_words
 from bot.errors import LLMError, PrivacyError
 from bot.llm.client import LLMClient, Usage
 from bot.llm.prompts import DEFAULT_DIR, load_prompt
-from bot.privacy.audit import audit_row, new_request_id
+from bot.observability import current_or_new_request_id
+from bot.privacy.audit import audit_row
 from bot.privacy.redact import Masker
 from bot.privacy.route import RouteDecision
 from bot.state.rows import Outcome
@@ -117,7 +118,7 @@ def suggest(
     finally:
         # Who, when, route, endpoint, model and cost; never the deals or the suggestions.
         row = audit_row(
-            request_id=new_request_id(),
+            request_id=current_or_new_request_id(),
             user=user,
             surface=surface,
             action="digest",

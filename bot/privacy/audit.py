@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 from bot.llm.client import LLMClient, Usage
 from bot.privacy.route import RouteDecision
 from bot.state.rows import AuditRow, Outcome
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 def audit_row(
