@@ -13,10 +13,7 @@ buttons' ``action_id`` values are ``digest_followup`` and ``digest_snooze``, eac
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +37,7 @@ from bot.digest.service import DeliveryError, DigestService, SendResult
 from bot.digest.text import facts, flag_label, pipeline_words, title
 from bot.errors import SettingsError
 from bot.slack.clients import web_client
+from bot.slack.identity import Directory
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
@@ -136,52 +134,22 @@ def make_client(settings: Settings) -> WebClient:
     return web_client(settings.slack_bot_token, settings.slack_api_url)
 
 
-@dataclass(frozen=True)
-class SlackUser:
-    id: str
-    tz: str  # IANA name from the profile; "" when Slack has none
-
-
-class SlackDirectory:
-    """Email → Slack user (id and time zone), cached: the schedule asks for every rep often."""
-
-    def __init__(self, client: WebClient, *, ttl_seconds: float = 6 * 3600) -> None:
-        self._client, self._ttl = client, ttl_seconds
-        self._cache: dict[str, tuple[float, SlackUser | None]] = {}
-        self._lock = threading.Lock()
-
-    def lookup(self, email: str) -> SlackUser | None:
-        """None when no Slack user has that email; raises SlackClientError on other failures."""
-        key = email.strip().lower()
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit and time.monotonic() - hit[0] < self._ttl:
-            return hit[1]
-        try:
-            user = self._client.users_lookupByEmail(email=key)["user"]
-            found: SlackUser | None = SlackUser(str(user["id"]), str(user.get("tz") or ""))
-        except SlackApiError as exc:
-            if exc.response.get("error") != "users_not_found":
-                raise
-            found = None
-        with self._lock:
-            self._cache[key] = (time.monotonic(), found)
-        return found
+DIRECTORY_TTL = 6 * 3600.0  # the schedule asks for every rep often; Slack profiles change rarely
 
 
 class SlackDigestSender:
     """The :data:`bot.digest.service.Deliver` for Slack: one DM per digest."""
 
-    def __init__(self, client: WebClient, *, directory: SlackDirectory | None = None) -> None:
+    def __init__(self, client: WebClient, *, directory: Directory | None = None) -> None:
         self._client = client
-        self.directory = directory or SlackDirectory(client)
+        self.directory = directory or Directory(client, ttl=DIRECTORY_TTL)
 
     def __call__(self, digest: Digest) -> None:
         try:
-            user = self.directory.lookup(digest.user)
+            user = self.directory.by_email(digest.user)
             if user is None:
                 raise DeliveryError(f"no Slack user has the email {digest.user}")
-            channel = self._client.conversations_open(users=user.id)["channel"]["id"]
+            channel = self._client.conversations_open(users=user.user_id)["channel"]["id"]
             text, blocks = render(digest)
             self._client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
         except SlackApiError as exc:
@@ -197,18 +165,18 @@ class SlackDigestSender:
 # --- hooks ------------------------------------------------------------------------------------------------
 
 
-def slack_users(service: DigestService, directory: SlackDirectory) -> Users:
+def slack_users(service: DigestService, directory: Directory) -> Users:
     """The schedule's ``users``: every digest recipient who has a Slack account, with their zone."""
 
     def users() -> list[tuple[str, str]]:
         out = []
         for email in service.recipients():
             try:
-                found = directory.lookup(email)
+                found = directory.by_email(email)
             except SlackClientError:
                 continue  # asked again at the next run
             if found is not None:
-                out.append((email, found.tz))
+                out.append((email, found.tz or ""))
         return out
 
     return users
@@ -228,7 +196,7 @@ def send_now(
     *,
     tz: str | None = None,
     today: date | None = None,
-    directory: SlackDirectory | None = None,
+    directory: Directory | None = None,
 ) -> SendResult:
     """``/sales digest``: the asker's digest, now, as a DM (even if today's already went out).
     ``tz`` is the asker's Slack time zone, for "today"."""
@@ -245,9 +213,9 @@ def slash_digest(
     not needed: the DM goes to the Slack user with that email, like every digest."""
     web = client or make_client(assistant.settings)
     service = DigestService(assistant)
-    directory = SlackDirectory(web)
+    directory = Directory(web, ttl=DIRECTORY_TTL)
     try:
-        found = directory.lookup(email)
+        found = directory.by_email(email)
     except SlackClientError:
         found = None
     result = send_now(service, web, email, tz=found.tz if found else None, directory=directory)

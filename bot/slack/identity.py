@@ -42,6 +42,7 @@ class Directory:
         self._clock = clock
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, Person]] = {}
+        self._by_email: dict[str, tuple[float, Person | None]] = {}
 
     def person(self, user_id: str) -> Person:
         now = self._clock()
@@ -65,3 +66,26 @@ class Directory:
         with self._lock:
             self._cache[user_id] = (now + ttl, person)
         return person
+
+    def by_email(self, email: str) -> Person | None:
+        """The Slack user with this email (``users.lookupByEmail``), or None; cached like
+        :meth:`person`. Digests use it to find each rep's DM and time zone."""
+        address = email.strip().lower()
+        key = f"email:{address}"
+        now = self._clock()
+        with self._lock:
+            hit = self._by_email.get(key)
+            if hit and hit[0] > now:
+                return hit[1]
+        try:
+            user = self._client.users_lookupByEmail(email=address)["user"]
+        except SlackApiError as exc:
+            if exc.response.get("error") != "users_not_found":
+                raise
+            found, ttl = None, min(self._ttl, NEGATIVE_TTL)
+        else:
+            found = Person(str(user["id"]), address, user.get("tz") or None, user.get("team_id"))
+            ttl = self._ttl
+        with self._lock:
+            self._by_email[key] = (now + ttl, found)
+        return found
