@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -12,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from bot.config import Settings, load_settings
 from bot.errors import CloserError
+from bot.json_output import to_json
+from bot.knowledge.crm_flags import add_crm_read_flags, crm_read_flags
 from bot.knowledge.ingest import IngestReport
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
         one = what.add_parser(name, help=helptext)
         one.add_argument("folder", type=Path)
         one.add_argument("--prune", action="store_true", help="remove records missing from this full export")
+        if name == "crm":
+            add_crm_read_flags(one)
     what.add_parser("sample", help="load the bundled sample company")
 
     search = sub.add_parser("search", help="retrieval only, as a given user sees it")
@@ -90,6 +93,8 @@ def _progress() -> bool:
 
 
 def _print_report(label: str, report: IngestReport) -> None:
+    for notice in report.notices:
+        print(f"closer: note: {notice}", file=sys.stderr)
     for problem in report.problems:
         print(f"closer: {problem}", file=sys.stderr)
     print(f"{label}: {report.summary()}")
@@ -103,7 +108,11 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         crm, docs = kb.ingest_sample(progress=_progress())
         reports = [("sample CRM", crm), ("sample docs", docs)]
     elif args.what == "crm":
-        reports = [("CRM", kb.ingest_crm(args.folder, prune=args.prune, progress=_progress()))]
+        mapping, options = crm_read_flags(args)
+        report = kb.ingest_crm(
+            args.folder, prune=args.prune, progress=_progress(), options=options, mapping=mapping
+        )
+        reports = [("CRM", report)]
     else:
         reports = [("docs", kb.ingest_docs(args.folder, prune=args.prune, progress=_progress()))]
     for label, report in reports:
@@ -119,7 +128,7 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     kb = KnowledgeBase.open(settings)
     hits = kb.search(args.query, viewer=kb.viewer(args.as_email), k=args.k)
     if args.json:
-        print(json.dumps({"results": [h.as_json() for h in hits]}, ensure_ascii=False, indent=2))
+        print(to_json({"results": [h.as_json() for h in hits]}))
         return EXIT_OK
     if not hits:
         print("No results you can see for that. Try other words, or check the email after --as.")
@@ -142,8 +151,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     index = build_index(dataset, embedder, progress=_progress(), k1=k1, b=b)
     metrics = score(index, dataset, embedder, tuning_of(settings), progress=_progress())
     if args.json:
-        print(json.dumps({"dataset": str(args.dataset), "split": args.split, "queries": len(dataset.queries),
-                          "metrics": metrics}, indent=2))  # fmt: skip
+        print(to_json({"dataset": str(args.dataset), "split": args.split, "queries": len(dataset.queries),
+                       "metrics": metrics}))  # fmt: skip
     else:
         print(f"{args.dataset} ({args.split}, {len(dataset.queries)} queries, {len(dataset.corpus)} docs)")
         for name, value in metrics.items():
@@ -172,7 +181,7 @@ def _draft(args: argparse.Namespace, settings: Settings) -> int:
     else:
         draft = assistant.followup(args.deal, user=args.as_email, private=args.private)
     if args.json:
-        print(json.dumps(draft.as_json(action), ensure_ascii=False, indent=2))
+        print(to_json(draft.as_json(action)))
         return EXIT_OK
     badge = "🔒 private" if draft.decision.private else "standard"
     print(f"[{badge} — {draft.decision.reason}]\n")

@@ -57,7 +57,7 @@ def test_bad_rows_are_named_and_skipped(tmp_path: Path) -> None:
     lines = text.count("\n")
     messages = [str(p) for p in export.problems]
     assert messages == [
-        f"{notes}:{lines + 1}: created_at 'yesterday' is not an ISO 8601 date",
+        f"{notes}:{lines + 1}: created_at 'yesterday' is not a date like 2026-12-31 or 31/12/2026",
         f"{notes}:{lines + 2}: has 5 fields, the header has 8",
         f"{notes}:{lines + 3}: deal 'D404' is not in this export or the store",
     ]
@@ -108,11 +108,14 @@ def test_jsonl_with_extra_columns_and_a_broken_line(tmp_path: Path) -> None:
     assert account.access == Access("public", CAROL, ())
 
 
-def test_not_utf8_names_the_line(tmp_path: Path) -> None:
+def test_bytes_that_are_neither_utf8_nor_cp1252_name_the_line_and_what_to_do(tmp_path: Path) -> None:
     folder = small_export(tmp_path / "crm")
-    (folder / "contacts.csv").write_bytes(b"contact_id,account_id,name,title,email,phone\nC1,A1,Jos\xe9,,,\n")
+    (folder / "contacts.csv").write_bytes(b"contact_id,account_id,name,title,email,phone\nC1,A1,Jos\x81,,,\n")
     problems = [str(p) for p in read_crm(folder).problems]
-    assert problems == [f"{folder / 'contacts.csv'}:2: is not UTF-8 text"]
+    assert problems == [
+        f"{folder / 'contacts.csv'}:2: is neither UTF-8 nor cp1252 text; save it as CSV UTF-8 "
+        "(Excel: File > Save As > CSV UTF-8) or pass --encoding"
+    ]
 
 
 def test_parents_from_the_store_for_partial_exports(tmp_path: Path) -> None:

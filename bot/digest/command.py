@@ -8,7 +8,6 @@ second run the same day sends nothing and says so. Exit status 1 when a digest c
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from datetime import date
@@ -18,6 +17,7 @@ from bot.digest.model import Digest
 from bot.digest.schedule import default_zone, today_in
 from bot.digest.service import Deliver, DigestService, SendResult
 from bot.digest.text import render_text
+from bot.json_output import to_json
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -54,7 +54,7 @@ def _print(
     digests: list[Digest], as_json: bool, out: TextIO, *, results: list[SendResult] | None = None
 ) -> None:
     if as_json:
-        print(json.dumps({"digests": [d.as_json() for d in digests]}, ensure_ascii=False, indent=2), file=out)
+        print(to_json({"digests": [d.as_json() for d in digests]}), file=out)
         return
     if not digests:
         print("No open deals with an owner or team in the CRM: no digests.", file=out)

@@ -7,6 +7,7 @@ index, so the index stays lean. One :class:`Pipeline` serves every rep of a ``--
 from __future__ import annotations
 
 import bisect
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,10 +32,13 @@ def _date(value: object) -> date | None:
 
 
 def _amount(value: object) -> float | None:
+    """A stored amount; None when there is none or it is not a finite number (stores ingested before
+    amounts were checked may hold ``nan``)."""
     try:
-        return float(str(value).replace(",", "")) if str(value or "").strip() else None
+        amount = float(str(value).replace(",", "")) if str(value or "").strip() else None
     except ValueError:
         return None
+    return amount if amount is not None and math.isfinite(amount) else None
 
 
 def deal_of(meta: Mapping[str, Any]) -> Deal:

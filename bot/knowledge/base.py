@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.errors import InputError, PrivacyError
 from bot.identity.viewer import Viewer
 from bot.knowledge.crm import read_crm
+from bot.knowledge.crm_mapping import CrmMapping, ReadOptions
 from bot.knowledge.docs import read_docs
 from bot.knowledge.embedder import Embedder, LocalEmbedder, OpenAIEmbedder
 from bot.knowledge.index import SearchIndex
@@ -145,17 +146,28 @@ class KnowledgeBase:
 
     # --- ingest -------------------------------------------------------------------------------------------
 
-    def ingest_crm(self, folder: Path, *, prune: bool = False, progress: bool = False) -> IngestReport:
+    def ingest_crm(
+        self, folder: Path, *, prune: bool = False, progress: bool = False,
+        options: ReadOptions | None = None, mapping: CrmMapping | None = None,
+    ) -> IngestReport:  # fmt: skip
+        """Closer's own export, or with ``mapping`` a CRM's native CSV exports (``--format``/``--map``)."""
         if not folder.is_dir():
             raise InputError(f"{folder} is not a folder")
         with writer_lock(self.settings):
-            export = read_crm(folder, lookup=self.store.parent)
+            export = read_crm(folder, lookup=self.store.parent, options=options, mapping=mapping)
             if not export.kinds:
+                if export.problems:
+                    raise InputError(f"nothing could be read in {folder}: {export.problems[0]}")
+                if mapping is not None:
+                    kinds = "companies/accounts, deals/opportunities, contacts or notes"
+                    raise InputError(f"{folder} has no {mapping.name} export (CSV files of {kinds})")
                 raise InputError(f"{folder} has none of accounts, deals, contacts, notes (.csv or .jsonl)")
-            return ingest(
+            report = ingest(
                 export.records, sorted(export.kinds), store=self.store, embedder=self.embedder,
                 problems=export.problems, prune=prune, progress=progress,
             )  # fmt: skip
+            report.notices = export.notices
+            return report
 
     def ingest_docs(self, folder: Path, *, prune: bool = False, progress: bool = False) -> IngestReport:
         if not folder.is_dir():

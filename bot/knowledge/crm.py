@@ -12,33 +12,27 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 
+from bot.knowledge.amounts import AmountError, parse_amount
 from bot.knowledge.chunking import Section, pack_chunks
+from bot.knowledge.crm_mapping import (
+    FIELDS,
+    OWNERS_FILE,
+    STEMS,
+    CrmMapping,
+    MappedColumns,
+    ReadOptions,
+    ValueProblem,
+    identify,
+)
+from bot.knowledge.crm_stages import STAGES, StageTable, closer_stage, stage_table
+from bot.knowledge.csv_text import DELIMITERS, DecodeError, decode, find_delimiter, header_key
+from bot.knowledge.dates import DateError, parse_date
 from bot.knowledge.problems import Problem
 from bot.knowledge.records import Access, Chunk, Record, SourceType, Visibility, chunk_id
 
-STAGES = ("prospecting", "qualification", "discovery", "proposal", "negotiation", "closed_won", "closed_lost")
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "accounts": ("account_id", "name", "industry", "region", "owner_email", "team", "visibility"),
-    "deals": (
-        "deal_id",
-        "account_id",
-        "name",
-        "owner_email",
-        "team",
-        "stage",
-        "amount",
-        "currency",
-        "close_date",
-        "next_step",
-        "updated_at",
-        "visibility",
-    ),
-    "contacts": ("contact_id", "account_id", "name", "title", "email", "phone"),
-    "notes": ("note_id", "account_id", "deal_id", "author_email", "created_at", "kind", "subject", "body"),
-}
+COLUMNS = FIELDS  # Closer's own CSV columns, per file
 SOURCE_TYPE: dict[str, SourceType] = {
     "accounts": "account", "deals": "deal", "contacts": "contact", "notes": "note",
 }  # fmt: skip
@@ -56,51 +50,12 @@ class CrmExport:
     records: list[Record] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     kinds: set[SourceType] = field(default_factory=set)  # the source types whose files were present
+    notices: list[Problem] = field(default_factory=list)  # said to the user, not errors (a guessed encoding)
 
 
-class FileError(ValueError):
-    """A whole file cannot be read; carries the line where reading stopped, when known."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-def _text(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise FileError("is not UTF-8 text", line) from None
-
-
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) pairs; a row that cannot be parsed carries an ``__error__`` key."""
-    text = _text(path)
-    if path.suffix == ".jsonl":
-        yield from _json_rows(text)
-    else:
-        yield from _csv_rows(text)
-
-
-def _json_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield n, {"__error__": f"not valid JSON ({exc.msg})"}
-            continue
-        if not isinstance(obj, dict):
-            yield n, {"__error__": "a line must hold a JSON object"}
-            continue
-        yield n, {str(k): "" if v is None else str(v) for k, v in obj.items()}
-
-
-def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | dict[str, str] | RowError]]:
+    """(line, header) first, then (line, row) or (line, the row's error); blank rows are skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
     line = 1
     for values in reader:
@@ -108,14 +63,29 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
         start, line = line, reader.line_num + 1
         if header is None:
             header = [h.strip() for h in values]
-            yield start, {"__header__": "\t".join(header)}
+            yield start, header
             continue
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
-            yield start, {"__error__": f"has {len(values)} fields, the header has {len(header)}"}
+            yield start, RowError(f"has {len(values)} fields, the header has {len(header)}")
             continue
         yield start, dict(zip(header, values, strict=True))
+
+
+def _json_rows(text: str) -> Iterator[tuple[int, dict[str, str] | RowError]]:
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield n, RowError(f"not valid JSON ({exc.msg})")
+            continue
+        if not isinstance(obj, dict):
+            yield n, RowError("a line must hold a JSON object")
+            continue
+        yield n, {str(k): "" if v is None else str(v) for k, v in obj.items()}
 
 
 def _people(spec: str) -> tuple[str, ...]:
@@ -132,29 +102,23 @@ def _access(row: dict[str, str]) -> Access:
     )
 
 
-def _check_date(value: str, column: str, *, with_time: bool = False) -> str:
-    value = value.strip()
-    if not value:
-        return ""
+def _check_date(value: str, column: str, options: ReadOptions, *, with_time: bool = False) -> str:
     try:
-        if with_time:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        else:
-            date.fromisoformat(value)
-    except ValueError:
-        raise RowError(f"{column} {value!r} is not an ISO 8601 date") from None
-    return value
+        return parse_date(value, options.dates, with_time=with_time)
+    except DateError as exc:
+        raise RowError(f"{column} {value.strip()!r} {exc}") from None
 
 
-def _amount(value: str) -> str:
-    value = value.strip().replace(",", "")
-    if not value:
-        return ""
+def _amount(row: dict[str, str], options: ReadOptions) -> tuple[str, str]:
+    """(plain amount, currency): a code written with the amount fills an empty currency column."""
+    written, currency = row["amount"], row["currency"].strip()
     try:
-        float(value)
-    except ValueError:
-        raise RowError(f"amount {value!r} is not a number") from None
-    return value
+        amount, code = parse_amount(written, options.decimal)
+    except AmountError as exc:
+        raise RowError(f"amount {written.strip()!r} {exc}") from None
+    if code and currency and code != currency.upper():
+        raise RowError(f"amount {written.strip()!r} is in {code} but the currency column says {currency!r}")
+    return amount, row["currency"] if currency else code
 
 
 def _money(amount: str, currency: str) -> str:
@@ -172,8 +136,15 @@ def _one_chunk(kind: SourceType, source_id: str, text: str) -> tuple[Chunk, ...]
 class _Builder:
     """Turns validated rows into records, resolving names and inherited access."""
 
-    def __init__(self, lookup: ParentLookup | None) -> None:
+    def __init__(
+        self, lookup: ParentLookup | None, options: ReadOptions, stages: StageTable,
+        owners: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         self.lookup = lookup
+        self.options = options
+        self.stages = stages
+        self.owners = owners  # None in Closer's own format, where owners are emails already
+        self.mapped = owners is not None
         self.accounts: dict[str, tuple[Access, str]] = {}  # id -> (access, name)
         self.deals: dict[str, tuple[Access, str, str]] = {}  # id -> (access, name, account_id)
 
@@ -202,15 +173,17 @@ class _Builder:
         parent = self._parent("account", aid)
         if parent is None:
             raise RowError(f"account {aid!r} is not in this export or the store")
-        stage = row["stage"].strip().lower()
-        if stage not in STAGES:
-            raise RowError(f"stage {row['stage']!r} is not one of {', '.join(STAGES)}")
-        fields = dict(row, stage=stage, amount=_amount(row["amount"]))
-        fields["close_date"] = _check_date(row["close_date"], "close_date")
-        fields["updated_at"] = _check_date(row["updated_at"], "updated_at", with_time=True)
+        stage = closer_stage(row["stage"], self.stages)
+        if stage is None:
+            hint = " — or map it under [stages] in a --map file" if self.mapped else ""
+            raise RowError(f"stage {row['stage']!r} is not one of {', '.join(STAGES)}{hint}")
+        amount, currency = _amount(row, self.options)
+        fields = dict(row, stage=stage, amount=amount, currency=currency)
+        fields["close_date"] = _check_date(row["close_date"], "close_date", self.options)
+        fields["updated_at"] = _check_date(row["updated_at"], "updated_at", self.options, with_time=True)
         access, name = _access(row), row["name"].strip() or did
         self.deals[did] = (access, name, aid)
-        money = _money(fields["amount"], row["currency"])
+        money = _money(fields["amount"], currency)
         text = (
             f"Deal: {name} — {parent[1]}\nStage: {stage} · Amount: {money}"
             f" · Close date: {fields['close_date'] or 'not set'}\nOwner: {access.owner or 'unassigned'}"
@@ -238,7 +211,13 @@ class _Builder:
 
     def note(self, row: dict[str, str], *, max_words: int) -> Record:
         nid, aid, did = row["note_id"], row["account_id"].strip(), row["deal_id"].strip()
-        created = _check_date(row["created_at"], "created_at", with_time=True)
+        related = row.pop("related_id", "").strip() if self.mapped else ""  # a deal's or an account's id
+        if related and not did:
+            if self._parent("deal", related) is not None:
+                did = row["deal_id"] = related
+            elif not aid:
+                aid = row["account_id"] = related
+        created = _check_date(row["created_at"], "created_at", self.options, with_time=True)
         if did:
             parent = self._parent("deal", did)
             if parent is None:
@@ -264,32 +243,137 @@ class _Builder:
         )
 
 
-def _find(root: Path, stem: str) -> Path | None:
-    for suffix in (".csv", ".jsonl"):
-        path = root / f"{stem}{suffix}"
-        if path.is_file():
-            return path
-    return None
+@dataclass(frozen=True)
+class _Source:
+    """One export file to read as one kind of record; ``columns`` is None in Closer's own format."""
+
+    path: Path
+    stem: str
+    text: str | None = None
+    delimiter: str | None = None
+    columns: MappedColumns | None = None
 
 
-def read_crm(root: Path, *, lookup: ParentLookup | None = None, max_words: int = 160) -> CrmExport:
-    """Read ``accounts``, ``deals``, ``contacts`` and ``notes`` (``.csv`` or ``.jsonl``) under ``root``.
+def _load_text(path: Path, options: ReadOptions, out: CrmExport) -> str | None:
+    """The file's text (a detected encoding is said in ``out.notices``); None after a problem."""
+    try:
+        decoded = decode(path.read_bytes(), options.encoding)
+    except DecodeError as exc:
+        out.problems.append(Problem(str(path), exc.line, str(exc)))
+        return None
+    if decoded.notice:
+        out.notices.append(Problem(str(path), None, decoded.notice))
+    return decoded.text
+
+
+def _closer_sources(root: Path) -> list[_Source]:
+    found = []
+    for stem in STEMS:
+        for suffix in (".csv", ".jsonl"):
+            path = root / f"{stem}{suffix}"
+            if path.is_file():
+                found.append(_Source(path, stem))
+                break
+    return found
+
+
+def _owners_file(root: Path, options: ReadOptions, out: CrmExport) -> dict[str, str]:
+    path = root / OWNERS_FILE
+    text = _load_text(path, options, out) if path.is_file() else None
+    owners: dict[str, str] = {}
+    if text is None:
+        return owners
+    for line, raw in _csv_rows(text, find_delimiter(text, ("owner", "email"), options.delimiter)):
+        if isinstance(raw, list):
+            if "owner" not in raw or "email" not in raw:
+                out.problems.append(Problem(str(path), line, "header must be: owner,email"))
+                return owners
+        elif isinstance(raw, RowError) or "@" not in raw["email"]:
+            out.problems.append(Problem(str(path), line, str(raw) if isinstance(raw, RowError) else
+                                        f"email {raw['email']!r} is not an email"))  # fmt: skip
+        else:
+            owners[header_key(raw["owner"])] = raw["email"].strip().lower()
+    return owners
+
+
+def _mapped_sources(root: Path, mapping: CrmMapping, options: ReadOptions, out: CrmExport) -> list[_Source]:
+    """Each CSV under ``root`` with the kind of record it holds: by its name, else by its header."""
+    found = []
+    for path in sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".csv"):
+        if path.name.lower() == OWNERS_FILE:
+            continue
+        text = _load_text(path, options, out)
+        if text is None:
+            continue
+        delimiter = find_delimiter(text, mapping.known_columns(), options.delimiter)
+        header = next((r for _, r in _csv_rows(text, delimiter) if isinstance(r, list)), [])
+        fits = {stem: mapping.columns_for(stem, header) for stem in STEMS}
+        columns, problem = identify(mapping.stem_by_name(path.name), fits)
+        if problem:
+            out.problems.append(Problem(str(path), 1, _with_delimiter_hint(problem, header, delimiter)))
+        elif columns is None:
+            out.notices.append(
+                Problem(str(path), None, f"ignored: not a {mapping.name} export of {', '.join(STEMS)}")
+            )
+        else:
+            found.append(_Source(path, columns.stem, text, delimiter, columns))
+    return found
+
+
+def _with_delimiter_hint(message: str, header: list[str], delimiter: str) -> str:
+    if len(header) == 1 and any(d in header[0] for d in DELIMITERS if d != delimiter):
+        return f"{message} (read with delimiter {delimiter!r}: pass --delimiter if the file uses another)"
+    return message
+
+
+def read_crm(
+    root: Path,
+    *,
+    lookup: ParentLookup | None = None,
+    max_words: int = 160,
+    options: ReadOptions | None = None,
+    mapping: CrmMapping | None = None,
+) -> CrmExport:
+    """Read ``accounts``, ``deals``, ``contacts`` and ``notes`` under ``root``: Closer's own ``.csv`` or
+    ``.jsonl`` files, or with ``mapping`` a CRM's native CSV exports.
 
     Parents are read first so children can inherit access; ``lookup`` resolves parents that were
-    loaded by an earlier ingest and are not in this export.
+    loaded by an earlier ingest and are not in this export. ``options`` (command-line flags) win over
+    the mapping's ``[read]``.
     """
+    options = options or ReadOptions()
     out = CrmExport()
-    builder = _Builder(lookup)
-    for stem in ("accounts", "deals", "contacts", "notes"):
-        path = _find(root, stem)
-        if path is None:
-            continue
-        out.kinds.add(SOURCE_TYPE[stem])
-        _read_file(path, stem, builder, out, max_words=max_words)
+    if mapping is None:
+        builder = _Builder(lookup, options, stage_table({}))
+        sources = _closer_sources(root)
+    else:
+        options = options.over(mapping.read)
+        builder = _Builder(
+            lookup, options, mapping.stages, owners=mapping.owners | _owners_file(root, options, out)
+        )
+        sources = _mapped_sources(root, mapping, options, out)
+    for stem in STEMS:
+        for source in (s for s in sources if s.stem == stem):
+            out.kinds.add(SOURCE_TYPE[stem])
+            _read_file(source, builder, out, max_words=max_words)
     return out
 
 
-def _read_file(path: Path, stem: str, builder: _Builder, out: CrmExport, *, max_words: int) -> None:
+def _rows(
+    source: _Source, builder: _Builder, out: CrmExport
+) -> Iterator[tuple[int, list[str] | dict[str, str] | RowError]]:
+    text = source.text if source.text is not None else _load_text(source.path, builder.options, out)
+    if text is None:
+        return
+    if source.path.suffix == ".jsonl":
+        yield from _json_rows(text)
+        return
+    known = COLUMNS[source.stem]
+    yield from _csv_rows(text, source.delimiter or find_delimiter(text, known, builder.options.delimiter))
+
+
+def _read_file(source: _Source, builder: _Builder, out: CrmExport, *, max_words: int) -> None:
+    path, stem = source.path, source.stem
     id_col = COLUMNS[stem][0]
     seen: dict[str, int] = {}
     makers: dict[str, Callable[[dict[str, str]], Record]] = {
@@ -299,22 +383,27 @@ def _read_file(path: Path, stem: str, builder: _Builder, out: CrmExport, *, max_
         "notes": lambda row: builder.note(row, max_words=max_words),
     }
     make = makers[stem]
+    delimiter = source.delimiter or builder.options.delimiter or ","
     try:
-        for line, raw in _rows(path):
-            if "__header__" in raw:
-                missing = [c for c in COLUMNS[stem] if c not in raw["__header__"].split("\t")]
-                if missing and path.suffix == ".csv":
+        for line, raw in _rows(source, builder, out):
+            if isinstance(raw, list):
+                missing = [c for c in COLUMNS[stem] if c not in raw]
+                if missing and source.columns is None:
+                    message = f"header lacks column(s): {', '.join(missing)}"
                     out.problems.append(
-                        Problem(str(path), line, f"header lacks column(s): {', '.join(missing)}")
+                        Problem(str(path), line, _with_delimiter_hint(message, raw, delimiter))
                     )
                     return
                 continue
             try:
-                if "__error__" in raw:
-                    raise RowError(raw["__error__"])
-                row = {c: raw.get(c, "") for c in COLUMNS[stem]} | {
-                    k: v for k, v in raw.items() if k not in COLUMNS[stem]
-                }
+                if isinstance(raw, RowError):
+                    raise raw
+                if source.columns is not None:
+                    row = source.columns.row(raw, builder.owners or {})
+                else:
+                    row = {c: raw.get(c, "") for c in COLUMNS[stem]} | {
+                        k: v for k, v in raw.items() if k not in COLUMNS[stem]
+                    }
                 key = row[id_col].strip()
                 if not key:
                     raise RowError(f"{id_col} is empty")
@@ -323,10 +412,8 @@ def _read_file(path: Path, stem: str, builder: _Builder, out: CrmExport, *, max_
                 seen[key] = line
                 row[id_col] = key
                 out.records.append(make(row))
-            except RowError as exc:
+            except (RowError, ValueProblem) as exc:
                 out.problems.append(Problem(str(path), line, str(exc)))
-    except FileError as exc:
-        out.problems.append(Problem(str(path), exc.line, str(exc)))
     except csv.Error as exc:
         out.problems.append(Problem(str(path), None, f"is not valid CSV ({exc})"))
 

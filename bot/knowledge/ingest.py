@@ -32,6 +32,7 @@ class IngestReport:
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     prune_skipped: bool = False
+    notices: list[Problem] = field(default_factory=list)  # worth saying, not errors (a detected encoding)
 
     def summary(self) -> str:
         parts = [
