@@ -102,12 +102,16 @@ class Assistant:
 
     # --- privacy ------------------------------------------------------------------------------------
 
-    def decide(self, email: str, *, requested: bool = False, channel: str | None = None) -> RouteDecision:
+    def decide(
+        self, email: str, *, requested: bool = False, channel: str | None = None, thread: str | None = None
+    ) -> RouteDecision:
+        """The route for ``email``'s request; ``thread`` is the conversation thread's key, if any."""
         s = self.settings
         return decide_route(
             enforced=s.privacy_enforced,
             default=s.privacy_default,
             requested=requested,
+            thread_private=bool(thread) and self.state.thread_private(thread or ""),
             user_pref=self.state.user_private(email),
             channel_pref=self.state.channel_private(channel) if channel else None,
         )
@@ -129,16 +133,19 @@ class Assistant:
         surface: str = "cli",
         public_only: bool = False,
         on_text: Callable[[str], None] | None = None,
+        thread: str | None = None,
     ) -> Draft:
         """A grounded answer. ``public_only`` (channel replies others can read) limits sources to
         docs and public records whoever asks. With ``on_text`` the answer is streamed to it as it is
-        written; the returned draft is the checked final text (citations cleaned, claims flagged)."""
+        written; the returned draft is the checked final text (citations cleaned, claims flagged).
+        ``thread`` keys the conversation the request belongs to (see :meth:`_request`)."""
         return self._run(
             "ask",
             user,
             private,
             channel,
             surface,
+            thread,
             lambda d, rid: self._answer(
                 "ask",
                 question,
@@ -161,6 +168,7 @@ class Assistant:
         history: Sequence[Turn] = (),
         surface: str = "cli",
         on_text: Callable[[str], None] | None = None,
+        thread: str | None = None,
     ) -> Draft:
         """A draft reply to a customer's message (streamed to ``on_text`` when given)."""
         return self._run(
@@ -169,13 +177,21 @@ class Assistant:
             private,
             channel,
             surface,
+            thread,
             lambda d, rid: self._answer(
                 "reply", message, user=user, decision=d, request_id=rid, history=history, on_text=on_text
             ),
         )
 
     def followup(
-        self, deal: str, *, user: str, private: bool = False, channel: str | None = None, surface: str = "cli"
+        self,
+        deal: str,
+        *,
+        user: str,
+        private: bool = False,
+        channel: str | None = None,
+        surface: str = "cli",
+        thread: str | None = None,
     ) -> Draft:
         return self._run(
             "followup",
@@ -183,6 +199,7 @@ class Assistant:
             private,
             channel,
             surface,
+            thread,
             lambda d, rid: self._followup(deal, user=user, decision=d, request_id=rid),
         )
 
@@ -195,11 +212,12 @@ class Assistant:
         private: bool,
         channel: str | None,
         surface: str,
+        thread: str | None,
         work: Callable[[RouteDecision, str], tuple[Draft, Usage, LLMClient | None]],
     ) -> Draft:
         # One id for the request's log lines, its audit row and its draft (a Slack request's own).
         with request_scope() as request_id:
-            return self._request(request_id, action, user, private, channel, surface, work)
+            return self._request(request_id, action, user, private, channel, surface, thread, work)
 
     def _request(
         self,
@@ -209,13 +227,19 @@ class Assistant:
         private: bool,
         channel: str | None,
         surface: str,
+        thread: str | None,
         work: Callable[[RouteDecision, str], tuple[Draft, Usage, LLMClient | None]],
     ) -> Draft:
         started = time.perf_counter()
-        decision = self.decide(user, requested=private, channel=channel)
+        decision = self.decide(user, requested=private, channel=channel, thread=thread)
         usage, client, detail = Usage(), None, None
         outcome: Outcome = "ok"
         try:
+            if decision.private and thread:
+                # Before any work: the thread now holds a private turn (at least its question), so
+                # every later request in it — on any replica, even one sent before this answer is
+                # done — goes private too, and its history never reaches the standard endpoint.
+                self.state.mark_thread_private(thread)
             draft, usage, client = work(decision, request_id)
             draft.usage = usage
             outcome = "degraded" if draft.degraded else "ok"

@@ -61,11 +61,14 @@ class FakeSlack:
         self.users = {uid: dict(user) for uid, user in (USERS if users is None else users).items()}
         self.calls: list[Call] = []
         self.responses: list[Call] = []  # posts to response URLs (method = the URL's name)
-        self.threads: dict[str, list[dict[str, Any]]] = {}  # thread_ts -> conversations.replies
+        # thread_ts -> the thread's messages, as conversations.replies gives them: the users' messages
+        # the driver delivered and what the bot posted (ephemeral messages are not part of a thread).
+        self.threads: dict[str, list[dict[str, Any]]] = {}
+        self.replies_limit = 15  # conversations.replies' page cap (Slack's for non-Marketplace apps)
         self.failures: dict[str, list[Failure]] = {}
         self.delays: dict[str, float] = {}  # method -> seconds every call of it takes
         self.socket_url: str | None = None
-        self._ts = itertools.count(1)
+        self._last_ts = 1700000000.0  # message timestamps only grow, as in Slack
         self._cond = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -130,7 +133,7 @@ class FakeSlack:
     # --- the Web API ---------------------------------------------------------------------------------
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
-        ts = lambda: f"1700000{next(self._ts):03d}.000100"  # noqa: E731
+        ts = self._next_ts
         if method == "auth.test":
             return {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "closer"}
         if method == "users.info":
@@ -149,12 +152,15 @@ class FakeSlack:
                     return {"ok": True, "user": {"id": uid, "tz": user.get("tz"), "profile": profile}}
             return {"ok": False, "error": "users_not_found"}
         if method == "conversations.replies":
-            return {"ok": True, "messages": self.threads.get(str(p.get("ts")), []), "has_more": False}
+            return self._replies(p)
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(p.get("users", "X"))[1:]}}
         if method in ("chat.postMessage", "chat.startStream"):
-            return {"ok": True, "channel": p.get("channel"), "ts": ts()}
+            posted = ts()
+            self._keep(method, p, posted)
+            return {"ok": True, "channel": p.get("channel"), "ts": posted}
         if method in ("chat.update", "chat.appendStream", "chat.stopStream"):
+            self._keep(method, p, str(p.get("ts")))
             return {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts()}
@@ -167,6 +173,55 @@ class FakeSlack:
         if method.startswith("assistant.threads."):
             return {"ok": True}
         return {"ok": False, "error": "unknown_method"}
+
+    def _next_ts(self) -> str:
+        with self._cond:
+            self._last_ts += 0.0001
+            return f"{self._last_ts:.6f}"
+
+    def add_message(self, message: dict[str, Any]) -> None:
+        """A message now in Slack (a user's, delivered as an event): part of its thread from now on."""
+        with self._cond:
+            root = str(message.get("thread_ts") or message["ts"])
+            self.threads.setdefault(root, []).append(dict(message))
+            self._last_ts = max(self._last_ts, float(message["ts"]))
+
+    def _keep(self, method: str, p: dict[str, Any], ts: str) -> None:
+        """What the bot posts (or streams, or edits) becomes part of its thread, as in Slack."""
+        chunks = p.get("chunks")
+        if isinstance(chunks, str):
+            chunks = json.loads(chunks)
+        streamed = "".join(str(c.get("text") or "") for c in chunks or [] if isinstance(c, dict))
+        text = str(p.get("text") or p.get("markdown_text") or streamed)
+        with self._cond:
+            self._keep_locked(method, p, ts, text)
+
+    def _keep_locked(self, method: str, p: dict[str, Any], ts: str, text: str) -> None:
+        for messages in self.threads.values():
+            for m in messages:
+                if m["ts"] == ts:
+                    appends = method in ("chat.appendStream", "chat.stopStream")
+                    m["text"] = m["text"] + text if appends else text or m["text"]
+                    return
+        if method in ("chat.postMessage", "chat.startStream"):
+            root = str(p.get("thread_ts") or ts)
+            message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": text, "ts": ts}
+            self.threads.setdefault(root, []).append({**message, "thread_ts": root})
+
+    def _replies(self, p: dict[str, Any]) -> dict[str, Any]:
+        """``conversations.replies``: oldest first, ``oldest``/``latest`` bounds, cursor pages."""
+        inclusive = str(p.get("inclusive", "")).lower() in ("1", "true")
+        oldest, latest = float(p.get("oldest") or 0), float(p.get("latest") or "inf")
+        with self._cond:
+            messages = sorted(self.threads.get(str(p.get("ts")), []), key=lambda m: float(m["ts"]))
+        messages = [m for m in messages if (oldest <= float(m["ts"]) <= latest if inclusive
+                                            else oldest < float(m["ts"]) < latest)]  # fmt: skip
+        start = int(str(p.get("cursor") or "off:0").removeprefix("off:"))
+        size = min(int(p.get("limit") or self.replies_limit), self.replies_limit)
+        page = messages[start : start + size]
+        more = start + size < len(messages)
+        meta = {"next_cursor": f"off:{start + size}" if more else ""}
+        return {"ok": True, "messages": page, "has_more": more, "response_metadata": meta}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -277,6 +332,8 @@ class SlackDriver:
         payload = {"token": "x", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback",
                    "event_id": event_id or f"Ev{next(self._n):06d}", "event_time": int(time.time()), "event": event,
                    "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}]}  # fmt: skip
+        if event.get("type") in ("message", "app_mention") and event.get("ts") and not event.get("subtype"):
+            self.fake.add_message(event)  # a message is in Slack before Slack sends the event
         return self.post(json.dumps(payload).encode(), "application/json", headers=headers)
 
     def click(self, action_id: str, value: str, *, user: str = "UALICE", channel: str = "C100",

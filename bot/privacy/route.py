@@ -1,7 +1,9 @@
 """Decide, once per request, whether it goes to the standard or the private (no-log) endpoint.
 
 The most private of these wins: the operator's ``PRIVACY_ENFORCED``, the request's own ``--private``,
-the user's saved preference, the channel's setting, then ``PRIVACY_DEFAULT``. The decision and its
+the conversation thread having gone private earlier (a thread with a private turn stays private:
+its history holds that turn), the user's saved preference, the channel's setting, then
+``PRIVACY_DEFAULT``. The decision and its
 reason travel with the request and show in the output; nothing downstream may change it.
 """
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Route = Literal["standard", "private"]
+THREAD_STAYS_PRIVATE = "this thread went private earlier, so it stays private"
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ def decide_route(
     enforced: bool,
     default: Route,
     requested: bool = False,
+    thread_private: bool = False,
     user_pref: bool | None = None,
     channel_pref: bool | None = None,
 ) -> RouteDecision:
@@ -35,6 +39,8 @@ def decide_route(
         return RouteDecision("private", "private mode is enforced for everyone by the operator")
     if requested:
         return RouteDecision("private", "private was requested for this message")
+    if thread_private:
+        return RouteDecision("private", THREAD_STAYS_PRIVATE)
     if user_pref:
         return RouteDecision("private", "your private mode is on")
     if channel_pref:

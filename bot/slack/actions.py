@@ -89,7 +89,8 @@ def _rerun(svc: SlackService, body: dict[str, Any], value: ButtonValue, action_i
         history = (Turn("user", text), Turn("assistant", remembered.answer)) if remembered else ()
     req = Request(action, text, person, private=value.private or action_id == b.PRIVATE, channel=channel,  # type: ignore[arg-type]
                   history=history, public_only=value.public_only and action_id not in OWN_ACCESS,
-                  surface="slack-button", shorter=action_id == b.SHORTER)  # fmt: skip
+                  surface="slack-button", shorter=action_id == b.SHORTER,
+                  thread=target.key if isinstance(target, Thread) else None)  # fmt: skip
     draft = svc.draft(req)
     target.send(svc.present(draft, req, mode=mode))
     return "degraded" if draft.degraded else "ok"

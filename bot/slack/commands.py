@@ -49,9 +49,11 @@ def digest_message(svc: SlackService, person: Person) -> Message:
 
 
 def run_command(
-    svc: SlackService, cmd: Command, person: Person, target: Target, *, channel: str | None
-) -> str:
-    """Carry out a parsed command for ``person``; returns the outcome. Shared with direct messages."""
+    svc: SlackService, cmd: Command, person: Person, target: Target, *, channel: str | None,
+    thread: str | None = None,
+) -> str:  # fmt: skip
+    """Carry out a parsed command for ``person``; returns the outcome. Shared with direct messages
+    (``thread``: the DM thread's key, see :class:`~bot.slack.service.Request`)."""
     if cmd.verb == "help":
         target.send([notice(help_text(svc.settings.slack_command))])
     elif cmd.verb == "private":
@@ -59,9 +61,8 @@ def run_command(
     elif cmd.verb == "digest":
         target.send([digest_message(svc, person)])
     else:
-        req = Request(
-            cmd.verb, cmd.arg, person, private=cmd.private, channel=channel, surface="slack-command"
-        )
+        req = Request(cmd.verb, cmd.arg, person, private=cmd.private, channel=channel,
+                      surface="slack-command", thread=thread)  # fmt: skip
         draft = svc.draft(req)
         target.send(svc.present(draft, req, mode="ephemeral"))
         return "degraded" if draft.degraded else "ok"

@@ -72,16 +72,17 @@ def answer_dm(svc: SlackService, event: dict[str, Any], event_id: str, team_id: 
         thread.send([notice(str(exc))])
         return "rejected"
     if cmd.verb not in ("ask", "reply"):
-        return run_command(svc, cmd, person, thread, channel=channel)
+        return run_command(svc, cmd, person, thread, channel=channel, thread=thread.key)
     history = thread_history(svc, channel, thread_ts, before=ts) if event.get("thread_ts") else []
-    return _streamed(svc, cmd, person, history, thread_ts, channel, team_id or person.team_id)
+    return _streamed(svc, cmd, person, history, thread, team_id or person.team_id)
 
 
-def _streamed(svc: SlackService, cmd: Command, person: Person, history: list[Turn], thread_ts: str,
-              channel: str, team_id: str | None) -> str:  # fmt: skip
+def _streamed(svc: SlackService, cmd: Command, person: Person, history: list[Turn], thread: Thread,
+              team_id: str | None) -> str:  # fmt: skip
     assert cmd.verb in ("ask", "reply")
+    channel, thread_ts = thread.channel, thread.thread_ts
     req = Request(cmd.verb, cmd.arg, person, private=cmd.private, channel=channel, history=history,
-                  surface="slack-dm")  # fmt: skip
+                  surface="slack-dm", thread=thread.key)  # fmt: skip
     streamer = Streamer(
         svc.client, channel=channel, thread_ts=thread_ts, user_id=person.user_id, team_id=team_id
     )

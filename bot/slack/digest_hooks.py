@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 def _followup(svc: SlackService, body: dict[str, Any], deal_id: str, target: Target) -> str:
     person = svc.directory.person(str(body["user"]["id"]))
-    req = Request("followup", deal_id, person, surface="slack-digest")
+    thread = target.key if isinstance(target, Thread) else None  # a reply in it carries the draft
+    req = Request("followup", deal_id, person, surface="slack-digest", thread=thread)
     draft = svc.draft(req)
     target.send(svc.present(draft, req, mode="dm"))
     return "degraded" if draft.degraded else "ok"

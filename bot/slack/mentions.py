@@ -54,7 +54,8 @@ def answer_mention(svc: SlackService, event: dict[str, Any], event_id: str, thre
         return "rejected"
     person = svc.directory.person(user)
     thread.placeholder(PLACEHOLDER)
-    req = Request("ask", question, person, channel=channel, public_only=True, surface="slack-mention")
+    req = Request("ask", question, person, channel=channel, public_only=True, surface="slack-mention",
+                  thread=thread.key)  # fmt: skip
     draft = svc.draft(req)
     thread.send(svc.present(draft, req, mode="channel", notes=[PUBLIC_NOTE]))
     public = {(h.source_type, h.source_id) for h in draft.sources}

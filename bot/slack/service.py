@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.drafting.history import Turn
 from bot.errors import CloserError, PrivacyError
 from bot.observability import METRICS, request_scope
+from bot.privacy.route import THREAD_STAYS_PRIVATE
 from bot.slack.buttons import ButtonValue, Mode, answer_buttons
 from bot.slack.clients import web_client
 from bot.slack.dedup import Deduper
@@ -39,6 +40,8 @@ UNKNOWN_USER = (
     "I couldn't see an email on your Slack profile, so I can't tell which CRM records are yours: "
     "this answer uses product docs and public records only."
 )
+STAYS_PRIVATE = ("🔒 This thread went private earlier, so it stays private. "
+                 "Start a new thread for a standard-route conversation.")  # fmt: skip
 SHORTER_HINT = "\n\n(Answer in at most three short sentences.)"
 SNIPPET_CHARS = 280
 
@@ -56,6 +59,7 @@ class Request:
     public_only: bool = False
     surface: str = "slack"
     shorter: bool = False
+    thread: str | None = None  # the conversation thread's key: once private, always private
 
     @property
     def docs_only(self) -> bool:
@@ -105,13 +109,15 @@ class SlackService:
             req.surface,
         )
         text = req.text + SHORTER_HINT if req.shorter else req.text
+        thread = req.thread
         if req.action == "followup":
-            return a.followup(text, user=who, private=private, channel=channel, surface=surface)
+            return a.followup(text, user=who, private=private, channel=channel, surface=surface,
+                              thread=thread)  # fmt: skip
         if req.action == "reply":
             return a.reply(text, user=who, private=private, channel=channel, history=req.history,
-                           surface=surface, on_text=on_text)  # fmt: skip
+                           surface=surface, on_text=on_text, thread=thread)  # fmt: skip
         return a.ask(text, user=who, private=private, channel=channel, history=req.history, surface=surface,
-                     public_only=req.docs_only, on_text=on_text)  # fmt: skip
+                     public_only=req.docs_only, on_text=on_text, thread=thread)  # fmt: skip
 
     def present(self, draft: Draft, req: Request, *, mode: Mode, notes: Sequence[str] = ()) -> list[Message]:
         """Remember what buttons need (process memory), then render with the buttons."""
@@ -127,6 +133,8 @@ class SlackService:
             sources=tuple(f"{c.source_type}:{c.source_id}" for c in draft.citations),
         )  # fmt: skip
         shown = [*notes] + ([UNKNOWN_USER] if not req.person.known else [])
+        if draft.decision.reason == THREAD_STAYS_PRIVATE:
+            shown.append(STAYS_PRIVATE)
         return render_draft(draft, private_host=self.private_host, buttons=answer_buttons(value), notes=shown)
 
     # --- the error boundary ---------------------------------------------------------------------------

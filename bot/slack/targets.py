@@ -25,6 +25,10 @@ class Target(Protocol):
     def send(self, messages: Sequence[Message]) -> None: ...
 
 
+def thread_key(channel: str, thread_ts: str) -> str:
+    return f"{channel}:{thread_ts}"
+
+
 def say(target: Target, text: str) -> None:
     target.send([notice(text)])
 
@@ -55,6 +59,11 @@ class Thread:
     channel: str
     thread_ts: str
     update_ts: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The conversation's key for the core (a thread that went private stays private)."""
+        return thread_key(self.channel, self.thread_ts)
 
     def send(self, messages: Sequence[Message]) -> None:
         for i, message in enumerate(messages):

@@ -32,6 +32,7 @@ from bot.state.tables import (
     digests_sent,
     events_seen,
     feedback,
+    private_threads,
     user_prefs,
 )
 
@@ -147,6 +148,22 @@ class StateStore:
         with self._begin() as conn:
             values = {"channel_id": channel_id, "private": private, "updated_at": utc_now()}
             self._upsert(conn, channel_prefs, values)
+
+    def thread_private(self, thread_key: str) -> bool:
+        """Has this conversation thread had a private turn? Then it stays private."""
+        with self._begin() as conn:
+            query = select(private_threads.c.thread_key).where(private_threads.c.thread_key == thread_key)
+            return conn.execute(query).first() is not None
+
+    def mark_thread_private(self, thread_key: str) -> None:
+        """Make the thread private for good (idempotent; holds across replicas)."""
+        if not thread_key or len(thread_key) > KEY:
+            raise ValueError(f"a thread key must have 1 to {KEY} characters")
+        try:
+            with self._begin() as conn:
+                conn.execute(insert(private_threads).values(thread_key=thread_key, marked_at=utc_now()))
+        except IntegrityError:
+            pass  # already private
 
     # --- audit ---------------------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ __all__ = [
     "events_seen",
     "feedback",
     "metadata",
+    "private_threads",
     "user_prefs",
 ]
 
@@ -176,4 +177,13 @@ deal_snoozes = Table(
     Column("deal_id", String(STAGE), primary_key=True),
     Column("snoozed_until", Date, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A conversation thread (``channel:thread_ts``) that has had a private turn: every later request in
+# it goes the private route too, on every replica (revision 0003). The key and a time, no content.
+private_threads = Table(
+    "private_threads",
+    metadata,
+    Column("thread_key", String(KEY), primary_key=True),
+    Column("marked_at", UTCDateTime, nullable=False),
 )
