@@ -53,8 +53,11 @@ class CrmExport:
     notices: list[Problem] = field(default_factory=list)  # said to the user, not errors (a guessed encoding)
 
 
-def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | dict[str, str] | RowError]]:
-    """(line, header) first, then (line, row) or (line, the row's error); blank rows are skipped."""
+def _csv_rows(
+    text: str, delimiter: str, footer: tuple[str, ...] = ()
+) -> Iterator[tuple[int, list[str] | dict[str, str] | RowError]]:
+    """(line, header) first, then (line, row) or (line, the row's error); blank rows, and rows whose
+    first field starts with a ``footer`` text (``Grand Totals``), are skipped."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
     line = 1
@@ -65,7 +68,7 @@ def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | dict
             header = [h.strip() for h in values]
             yield start, header
             continue
-        if not any(v.strip() for v in values):
+        if not any(v.strip() for v in values) or (footer and values[0].strip().startswith(footer)):
             continue
         if len(values) != len(header):
             yield start, RowError(f"has {len(values)} fields, the header has {len(header)}")
@@ -368,8 +371,10 @@ def _rows(
     if source.path.suffix == ".jsonl":
         yield from _json_rows(text)
         return
-    known = COLUMNS[source.stem]
-    yield from _csv_rows(text, source.delimiter or find_delimiter(text, known, builder.options.delimiter))
+    if source.columns is not None:
+        yield from _csv_rows(text, source.delimiter or ",", source.columns.mapping.footer)
+        return
+    yield from _csv_rows(text, find_delimiter(text, COLUMNS[source.stem], builder.options.delimiter))
 
 
 def _read_file(source: _Source, builder: _Builder, out: CrmExport, *, max_words: int) -> None:
@@ -413,7 +418,8 @@ def _read_file(source: _Source, builder: _Builder, out: CrmExport, *, max_words:
                 row[id_col] = key
                 out.records.append(make(row))
             except (RowError, ValueProblem) as exc:
-                out.problems.append(Problem(str(path), line, str(exc)))
+                message = source.columns.in_export_terms(str(exc)) if source.columns else str(exc)
+                out.problems.append(Problem(str(path), line, message))
     except csv.Error as exc:
         out.problems.append(Problem(str(path), None, f"is not valid CSV ({exc})"))
 

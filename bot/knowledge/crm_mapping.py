@@ -81,6 +81,7 @@ class CrmMapping:
     columns: dict[str, dict[str, tuple[Candidate, ...]]]
     stages: dict[str, str]  # stage_key -> Closer stage
     owners: dict[str, str] = field(default_factory=dict)  # header_key(owner name or id) -> email
+    footer: tuple[str, ...] = ()  # rows starting with these (a report's totals and footer) are not records
 
     def known_columns(self) -> set[str]:
         return {header_key(c) for by_field in self.columns.values() for cands in by_field.values()
@@ -122,6 +123,12 @@ class MappedColumns:
         wanted = [" or ".join(" + ".join(c) for c in self.mapping.columns[self.stem].get(f, ())) or f
                   for f in self.missing]  # fmt: skip
         return f"header lacks a column for {', '.join(self.missing)} (expected {'; '.join(wanted)})"
+
+    def in_export_terms(self, message: str) -> str:
+        """``updated_at '10/1/2026' is …`` -> ``Last Modified Date '10/1/2026' is …``: the user's column."""
+        fld, _, rest = message.partition(" ")
+        cols = self.picks.get(fld)
+        return f"{' + '.join(cols)} {rest}" if cols and rest else message
 
     def row(self, raw: Mapping[str, str], owners: Mapping[str, str]) -> dict[str, str]:
         """The Closer row for one export row: only Closer's fields, extra export columns dropped."""
@@ -215,7 +222,7 @@ def parse_delimiter(value: str, *, where: str = "--delimiter") -> str:
 
 
 def _parse(raw: dict[str, Any], where: str) -> CrmMapping:
-    allowed = {"name", "base", "read", "files", "stages", "owners", *STEMS}
+    allowed = {"name", "base", "read", "files", "stages", "owners", "footer", *STEMS}
     unknown = set(raw) - allowed
     if unknown:
         raise InputError(
@@ -250,6 +257,7 @@ def _parse(raw: dict[str, Any], where: str) -> CrmMapping:
     return CrmMapping(
         name=str(raw.get("name") or where), read=_read_options(where, raw.get("read", {})),
         files=files, columns=columns, stages=stages, owners=owners,
+        footer=tuple(str(f) for f in raw.get("footer", ())),
     )  # fmt: skip
 
 
