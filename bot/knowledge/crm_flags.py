@@ -39,7 +39,8 @@ def add_crm_read_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--decimal",
         choices=[".", ","],
-        help="the decimal separator of amounts (default: '.', ambiguous refused)",
+        metavar="SEP",
+        help="the decimal separator of amounts, . or , (default: '.', ambiguous amounts refused)",
     )
     parser.add_argument(
         "--dates", choices=DATE_ORDERS, help="how to read dates like 05/06/2026 (default: refuse ambiguous)"
