@@ -101,7 +101,7 @@ def find_delimiter(text: str, known: Collection[str], declared: str | None = Non
     best, _, delimiter = max(scored)
     if best > 0:
         return delimiter
-    sample = "\n".join(text.splitlines()[:20])
+    sample = "\n".join(text[:65536].splitlines()[:20])
     try:
         return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
     except csv.Error:
