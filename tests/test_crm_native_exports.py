@@ -200,3 +200,30 @@ def test_a_bad_map_file_is_one_clear_line(tmp_path: Path, text: str, says: str) 
         load_mapping(path)
     assert str(info.value).startswith(str(path)) or "no built-in" in str(info.value)
     assert says in str(info.value)
+
+
+def test_an_excel_workbook_is_named_with_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "accounts.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    (tmp_path / "hubspot-crm-exports-all-deals.xlsx").write_bytes(b"PK\x03\x04")
+    workbook = (
+        "is an Excel workbook, which Closer does not read: export it as CSV (Excel: Save As > CSV UTF-8)"
+    )
+    assert [str(p) for p in read_crm(tmp_path).problems] == [f"{tmp_path / 'accounts.xlsx'}: {workbook}"]
+    assert [str(p) for p in read_crm(tmp_path, mapping=builtin_mapping("hubspot")).problems] == [
+        f"{tmp_path / 'accounts.xlsx'}: {workbook}",
+        f"{tmp_path / 'hubspot-crm-exports-all-deals.xlsx'}: {workbook}",
+    ]
+
+
+def test_a_deal_or_contact_without_a_company_says_so_in_the_exports_terms(tmp_path: Path) -> None:
+    (tmp_path / "companies.csv").write_text("Record ID,Company name\n1,Tiny Co\n")
+    (tmp_path / "deals.csv").write_text(
+        "Record ID,Deal Name,Deal Stage,Associated Company IDs\n5,Lone deal,closedwon,\n"
+    )
+    (tmp_path / "contacts.csv").write_text(
+        "Record ID,First Name,Last Name,Associated Company IDs\n8,Ann,Lee,\n"
+    )
+    assert [str(p) for p in read_crm(tmp_path, mapping=builtin_mapping("hubspot")).problems] == [
+        f"{tmp_path / 'deals.csv'}:2: Associated Company IDs is empty: every deal belongs to an account",
+        f"{tmp_path / 'contacts.csv'}:2: Associated Company IDs is empty: every contact belongs to an account",
+    ]

@@ -173,6 +173,8 @@ class _Builder:
 
     def deal(self, row: dict[str, str]) -> Record:
         did, aid = row["deal_id"], row["account_id"]
+        if not aid.strip():
+            raise RowError("account_id is empty: every deal belongs to an account")
         parent = self._parent("account", aid)
         if parent is None:
             raise RowError(f"account {aid!r} is not in this export or the store")
@@ -199,6 +201,8 @@ class _Builder:
 
     def contact(self, row: dict[str, str]) -> Record:
         cid, aid = row["contact_id"], row["account_id"]
+        if not aid.strip():
+            raise RowError("account_id is empty: every contact belongs to an account")
         parent = self._parent("account", aid)
         if parent is None:
             raise RowError(f"account {aid!r} is not in this export or the store")
@@ -269,14 +273,18 @@ def _load_text(path: Path, options: ReadOptions, out: CrmExport) -> str | None:
     return decoded.text
 
 
-def _closer_sources(root: Path) -> list[_Source]:
+_WORKBOOK = "is an Excel workbook, which Closer does not read: export it as CSV (Excel: Save As > CSV UTF-8)"
+
+
+def _closer_sources(root: Path, out: CrmExport) -> list[_Source]:
     found = []
     for stem in STEMS:
-        for suffix in (".csv", ".jsonl"):
-            path = root / f"{stem}{suffix}"
-            if path.is_file():
-                found.append(_Source(path, stem))
-                break
+        path = next((p for p in (root / f"{stem}.csv", root / f"{stem}.jsonl") if p.is_file()), None)
+        if path is not None:
+            found.append(_Source(path, stem))
+        for workbook in (root / f"{stem}.xlsx", root / f"{stem}.xls"):
+            if path is None and workbook.is_file():
+                out.problems.append(Problem(str(workbook), None, _WORKBOOK))
     return found
 
 
@@ -302,6 +310,8 @@ def _owners_file(root: Path, options: ReadOptions, out: CrmExport) -> dict[str, 
 def _mapped_sources(root: Path, mapping: CrmMapping, options: ReadOptions, out: CrmExport) -> list[_Source]:
     """Each CSV under ``root`` with the kind of record it holds: by its name, else by its header."""
     found = []
+    for path in sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in (".xlsx", ".xls")):
+        out.problems.append(Problem(str(path), None, _WORKBOOK))
     for path in sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".csv"):
         if path.name.lower() == OWNERS_FILE:
             continue
@@ -348,7 +358,7 @@ def read_crm(
     out = CrmExport()
     if mapping is None:
         builder = _Builder(lookup, options, stage_table({}))
-        sources = _closer_sources(root)
+        sources = _closer_sources(root, out)
     else:
         options = options.over(mapping.read)
         builder = _Builder(
