@@ -227,3 +227,13 @@ def test_a_deal_or_contact_without_a_company_says_so_in_the_exports_terms(tmp_pa
         f"{tmp_path / 'deals.csv'}:2: Associated Company IDs is empty: every deal belongs to an account",
         f"{tmp_path / 'contacts.csv'}:2: Associated Company IDs is empty: every contact belongs to an account",
     ]
+
+
+def test_a_crm_export_read_without_format_says_which_format_to_add(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "hubspot" / "hubspot-crm-exports-all-deals-2026-12-03.csv", tmp_path / "deals.csv")
+    (problem,) = read_crm(tmp_path).problems
+    assert str(problem).endswith("— it looks like a hubspot export: add --format hubspot")
+    (tmp_path / "deals.csv").unlink()
+    shutil.copy(FIXTURES / "salesforce" / "Task.csv", tmp_path / "notes.csv")
+    (problem,) = read_crm(tmp_path).problems
+    assert str(problem).endswith("— it looks like a salesforce export: add --format salesforce")

@@ -161,7 +161,10 @@ class KnowledgeBase:
                 if mapping is not None:
                     kinds = "companies/accounts, deals/opportunities, contacts or notes"
                     raise InputError(f"{folder} has no {mapping.name} export (CSV files of {kinds})")
-                raise InputError(f"{folder} has none of accounts, deals, contacts, notes (.csv or .jsonl)")
+                raise InputError(
+                    f"{folder} has none of accounts, deals, contacts, notes (.csv or .jsonl); for a CRM's "
+                    "own export add --format hubspot, --format salesforce or --map FILE"
+                )
             report = ingest(
                 export.records, sorted(export.kinds), store=self.store, embedder=self.embedder,
                 problems=export.problems, prune=prune, progress=progress,

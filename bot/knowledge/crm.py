@@ -25,6 +25,7 @@ from bot.knowledge.crm_mapping import (
     ReadOptions,
     ValueProblem,
     identify,
+    looks_like,
 )
 from bot.knowledge.crm_stages import STAGES, StageTable, closer_stage, stage_table
 from bot.knowledge.csv_text import DELIMITERS, DecodeError, decode, find_delimiter, header_key
@@ -405,6 +406,9 @@ def _read_file(source: _Source, builder: _Builder, out: CrmExport, *, max_words:
                 missing = [c for c in COLUMNS[stem] if c not in raw]
                 if missing and source.columns is None:
                     message = f"header lacks column(s): {', '.join(missing)}"
+                    crm = looks_like(raw)
+                    if crm:
+                        message += f" — it looks like a {crm} export: add --format {crm}"
                     out.problems.append(
                         Problem(str(path), line, _with_delimiter_hint(message, raw, delimiter))
                     )

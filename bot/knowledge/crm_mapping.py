@@ -19,6 +19,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -261,8 +262,18 @@ def _parse(raw: dict[str, Any], where: str) -> CrmMapping:
     )  # fmt: skip
 
 
+@cache
 def builtin_mapping(name: str) -> CrmMapping:
     return _parse(_raw_builtin(name), f"built-in {name} format")
+
+
+def looks_like(header: list[str]) -> str | None:
+    """The built-in format whose export this header is, if any: a hint for a missing ``--format``."""
+    for name in BUILTIN_FORMATS:
+        mapping = builtin_mapping(name)
+        if any(mapping.columns_for(stem, header).score >= 0 for stem in STEMS):
+            return name
+    return None
 
 
 def load_mapping(path: Path, *, base: str | None = None) -> CrmMapping:
@@ -323,5 +334,6 @@ __all__ = [
     "header_key",
     "identify",
     "load_mapping",
+    "looks_like",
     "parse_delimiter",
 ]
