@@ -103,3 +103,14 @@ def test_a_wrong_declared_delimiter_says_so(tmp_path: Path) -> None:
         f"{path}:1: header lacks column(s): account_id, name, industry, region, owner_email, team, visibility "
         "(read with delimiter ',': pass --delimiter if the file uses another)"
     ]
+
+
+def test_utf16_without_a_byte_order_mark_is_named_not_misread(tmp_path: Path) -> None:
+    path = _write(tmp_path, "accounts", ACCOUNTS, encoding="utf-16-le")
+    _titles, problems, _ = _names(tmp_path)
+    assert problems == [
+        f"{path}:1: holds NUL bytes: it may be UTF-16 without a byte-order mark; pass --encoding utf-16-le, "
+        "or save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8)"
+    ]
+    titles, problems, _ = _names(tmp_path, encoding="utf-16-le")
+    assert (titles, problems) == (["Société Générale de Froid", "Ørsted Køl A/S"], [])

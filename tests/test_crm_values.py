@@ -55,6 +55,7 @@ def test_amounts_as_written(written: str, decimal: str | None, plain: str, code:
         ("1e400", None, "not a finite"),
         ("12,34,567", None, "decimal separator"),
         ("about 5k", None, "not"),
+        ("9" * 400, None, "too large"),
     ],
 )
 def test_ambiguous_and_non_finite_amounts_are_refused(written: str, decimal: str | None, says: str) -> None:
@@ -114,6 +115,8 @@ def test_a_currency_written_with_the_amount_must_agree(tmp_path: Path) -> None:
         ("05/06/2026", "day-first", "2026-06-05"),
         ("05/06/2026", "month-first", "2026-05-06"),
         ("07/07/2026", None, "2026-07-07"),
+        ("Dec 31, 2026", None, "2026-12-31"),
+        ("31 December 2026", None, "2026-12-31"),
     ],
 )
 def test_dates_as_crms_write_them(written: str, order: str | None, iso: str) -> None:

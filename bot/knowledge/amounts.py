@@ -11,6 +11,7 @@ plain is stored unchanged.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -96,6 +97,8 @@ def parse_amount(value: str, decimal: DecimalMark | None = None) -> tuple[str, s
             raise AmountError("is not a finite plain number")
     except InvalidOperation:
         raise AmountError("is not a number") from None
+    if not math.isfinite(float(plain)):
+        raise AmountError("is too large to be an amount")
     return plain, code
 
 

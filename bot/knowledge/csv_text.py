@@ -62,6 +62,12 @@ def decode(data: bytes, declared: str | None = None) -> Text:
             raise DecodeError(f"--encoding {declared!r} is not an encoding Python knows") from None
         except UnicodeDecodeError as exc:
             raise DecodeError(f"is not {declared} text; {SAVE_AS_UTF8}", _line_of(data, exc.start)) from None
+    if b"\x00" in data[:4096]:
+        raise DecodeError(
+            "holds NUL bytes: it may be UTF-16 without a byte-order mark; pass --encoding utf-16-le, or "
+            + SAVE_AS_UTF8.removesuffix(" or pass --encoding"),
+            _line_of(data, data.index(b"\x00")),
+        )
     try:
         return Text(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError as exc:

@@ -48,6 +48,23 @@ def _day_month(a: int, b: int, order: DateOrder | None) -> tuple[int, int]:
     raise DateError("is ambiguous (day or month first?): pass --dates day-first or --dates month-first")
 
 
+_NAMED_MONTH = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y")
+_TIMES = ("", " %H:%M", " %I:%M %p", " %H:%M:%S", " %I:%M:%S %p")
+
+
+def _named_month(value: str, with_time: bool) -> str:
+    """``Dec 31, 2026``, ``31 December 2026 10:00``: English month names, which cannot be swapped."""
+    text = " ".join(value.replace(".", " ").split())
+    for fmt in _NAMED_MONTH:
+        for clock in _TIMES:
+            try:
+                moment = datetime.strptime(text, fmt + clock)
+            except ValueError:
+                continue
+            return moment.isoformat() if with_time and clock else moment.date().isoformat()
+    raise DateError("is not a date like 2026-12-31 or 31/12/2026")
+
+
 def parse_date(value: str, order: DateOrder | None = None, *, with_time: bool = False) -> str:
     """An ISO 8601 date (or date-time when ``with_time``), ``""`` for an empty value."""
     value = value.strip()
@@ -57,7 +74,7 @@ def parse_date(value: str, order: DateOrder | None = None, *, with_time: bool = 
         return datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()  # 2026-12-31 10:00
     m = _NUMERIC.match(value)
     if not m:
-        raise DateError("is not a date like 2026-12-31 or 31/12/2026")
+        return _named_month(value, with_time)
     first, second, third, hour, minute, sec, ampm, zone = m.groups()
     try:
         if len(first) == 4:  # 2026/12/31
