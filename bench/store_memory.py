@@ -5,7 +5,7 @@
 Writes the synthetic corpus (bench/synthetic.py) into a fresh embedded store once (several
 minutes: Chroma indexes every document for full-text search), then starts a *separate* process that
 opens the store the way `closer` does, loads the index, runs searches as reps, and reports its
-peak RSS — the memory a search process really needs.
+peak RSS — the memory a search process really needs — and the store's size on disk.
 """
 
 from __future__ import annotations
@@ -79,7 +79,9 @@ def main() -> None:
         out = subprocess.run(
             [sys.executable, "-c", CHILD, str(path)], check=True, capture_output=True, text=True
         )
-        print(json.dumps(json.loads(out.stdout.strip().splitlines()[-1]), indent=2))
+        report = json.loads(out.stdout.strip().splitlines()[-1])
+        report["disk_mb"] = round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20)
+        print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

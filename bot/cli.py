@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -10,13 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Settings, load_settings
-from bot.errors import CloserError
+from bot.errors import CloserError, InputError, error_json
 from bot.json_output import to_json
 from bot.knowledge.crm_flags import add_crm_read_flags, crm_read_flags
 from bot.knowledge.ingest import IngestReport
+from bot.observability import readable_warnings
 
 if TYPE_CHECKING:
     from bot.assistant import Assistant
+    from bot.knowledge.base import KnowledgeBase
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 2, 2
 
@@ -27,8 +30,42 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"closer: {message} (see `closer --help`)\n")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _text(value: str) -> str:
+    """A question, message, query or deal: blank is a usage error, not an empty request."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("is empty; say what you want, in quotes")
+    return value
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("closer")
+    except PackageNotFoundError:  # run from a source folder that was never installed
+        return "unknown"
+
+
+def _as_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--as", dest="as_email", required=True, metavar="EMAIL",
+        help="the person to act as: only what they may see is used (`closer people` lists who is known)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--allow-unknown", action="store_true",
+        help="run as an EMAIL that no record names (sees docs and public records only)",
+    )  # fmt: skip
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help='print JSON on stdout; errors as {"error": {"type", "message"}}'
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="closer", description="Closer — your CRM and product docs, searchable in Slack.")
+    p.add_argument("--version", action="version", version=f"closer {_version()}", help="print the version")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ingest = sub.add_parser("ingest", help="load CRM exports or product docs into the knowledge base")
@@ -38,53 +75,62 @@ def _parser() -> argparse.ArgumentParser:
         ("docs", "a folder of product docs"),
     ):
         one = what.add_parser(name, help=helptext)
-        one.add_argument("folder", type=Path)
+        one.add_argument("folder", type=Path, help=f"the folder holding {helptext.split(' ', 1)[1]}")
         one.add_argument("--prune", action="store_true", help="remove records missing from this full export")
         if name == "crm":
             add_crm_read_flags(one)
-    what.add_parser("sample", help="load the bundled sample company")
+    what.add_parser("sample", help="add the bundled sample company (never removes your own records)")
 
     search = sub.add_parser("search", help="retrieval only, as a given user sees it")
-    search.add_argument("query")
-    search.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
-    search.add_argument("--k", type=int, default=10)
-    search.add_argument("--json", action="store_true")
+    search.add_argument("query", type=_text, help="what to look for")
+    _as_option(search)
+    search.add_argument("--k", type=int, default=10, help="how many results, 1-100 (default 10)")
+    _json_option(search)
 
     ask = sub.add_parser("ask", help="a grounded answer with citations")
-    ask.add_argument("question")
+    ask.add_argument("question", type=_text, help="the question, in quotes")
     reply = sub.add_parser("reply", help="a draft reply to a customer's message")
-    reply.add_argument("message")
+    reply.add_argument("message", type=_text, help="the customer's message, in quotes")
     followup = sub.add_parser("followup", help="a follow-up email draft for a deal")
-    followup.add_argument("deal", metavar="DEAL_ID", help="deal id, or a unique part of its name")
+    followup.add_argument("deal", type=_text, metavar="DEAL_ID", help="deal id, or a unique part of its name")
     for one in (ask, reply, followup):
-        one.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+        _as_option(one)
         one.add_argument(
             "--private", action="store_true", help="send this request to the private endpoint only"
         )
-        one.add_argument("--json", action="store_true")
+        _json_option(one)
 
     privacy = sub.add_parser("privacy", help="show or set your private mode")
-    privacy.add_argument("mode", choices=["on", "off", "status"])
-    privacy.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    privacy.add_argument(
+        "mode", choices=["on", "off", "status"], help="turn private mode on or off, or show it"
+    )
+    _as_option(privacy)
+
+    sub.add_parser("people", help="list the people the loaded records name (owners, teams, admins)")
 
     sub.add_parser("serve", help="run the Slack app (HTTP mode, or Socket Mode when SLACK_APP_TOKEN is set)")
 
     ev = sub.add_parser("eval", help="measure quality")
     ev_what = ev.add_subparsers(dest="what", required=True, parser_class=_Parser)
     retrieval = ev_what.add_parser("retrieval", help="nDCG@10, MRR@10, Recall@10/100 on a BEIR-layout folder")
-    retrieval.add_argument("dataset", type=Path)
-    retrieval.add_argument("--split", default="test")
-    retrieval.add_argument("--json", action="store_true")
+    retrieval.add_argument(
+        "dataset", type=Path, help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv"
+    )
+    retrieval.add_argument("--split", default="test", help="which qrels file to score (default: test)")
+    _json_option(retrieval)
 
     digest = sub.add_parser("digest", help="build (and with --send, post) deal digests")
     digest.add_argument("--user", metavar="EMAIL", help="one rep (default: everyone on an open deal)")
     digest.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="the digest's day (default: today)")
     digest.add_argument("--send", action="store_true", help="DM each digest in Slack, once per rep and day")
-    digest.add_argument("--json", action="store_true")
+    _json_option(digest)
 
     sub.add_parser("doctor", help="check settings, state, store, model, LLM endpoints and Slack")
     migrate = sub.add_parser("migrate-store", help="copy an embedded store into the configured one")
-    migrate.add_argument("--from-path", dest="from_path", type=Path, required=True, metavar="DIR")
+    migrate.add_argument(
+        "--from-path", dest="from_path", type=Path, required=True, metavar="DIR",
+        help="the embedded store's folder (an old CHROMA_PATH)",
+    )  # fmt: skip
     return p
 
 
@@ -126,6 +172,7 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     if args.k < 1 or args.k > 100:
         raise CloserError("--k must be between 1 and 100")
     kb = KnowledgeBase.open(settings)
+    _check_person(kb, args.as_email, allow_unknown=args.allow_unknown)
     hits = kb.search(args.query, viewer=kb.viewer(args.as_email), k=args.k)
     if args.json:
         print(to_json({"results": [h.as_json() for h in hits]}))
@@ -148,8 +195,9 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     dataset = load_beir(args.dataset, split=args.split)
     embedder = CachedEmbedder(make_embedder(settings), settings.cache_dir / "embeddings.sqlite")
     k1, b = settings.search_bm25_k1, settings.search_bm25_b
-    index = build_index(dataset, embedder, progress=_progress(), k1=k1, b=b)
-    metrics = score(index, dataset, embedder, tuning_of(settings), progress=_progress())
+    # Always on stderr, terminal or not: embedding a corpus takes minutes (cached for reruns).
+    index = build_index(dataset, embedder, progress=True, k1=k1, b=b)
+    metrics = score(index, dataset, embedder, tuning_of(settings), progress=True)
     if args.json:
         print(to_json({"dataset": str(args.dataset), "split": args.split, "queries": len(dataset.queries),
                        "metrics": metrics}))  # fmt: skip
@@ -171,8 +219,43 @@ def _assistant(settings: Settings) -> Assistant:
     )
 
 
+def _check_person(kb: KnowledgeBase, email: str, *, allow_unknown: bool = False) -> None:
+    """Refuse (one line, exit 2) to act as someone no loaded record names: a typo in ``--as`` would
+    otherwise run silently as a docs-only user. Also says so when nothing is loaded at all."""
+    if kb.is_empty():
+        raise InputError(
+            "nothing ingested yet: run `closer ingest sample` (the demo company) "
+            "or `closer ingest crm FOLDER` / `closer ingest docs FOLDER` first"
+        )
+    known = kb.people()
+    address = email.strip().lower()
+    if address in known:
+        return
+    if allow_unknown:
+        print(f"closer: {email} is on no record; using docs and public records only", file=sys.stderr)
+        return
+    close = difflib.get_close_matches(address, sorted(known), n=1)
+    hint = f" — did you mean {close[0]}?" if close else ""
+    raise InputError(
+        f"{email} is not named on any loaded record (owner, team or ADMIN_EMAILS){hint}; "
+        "`closer people` lists who is known, --allow-unknown runs as them anyway (docs and public records)"
+    )
+
+
+def _people(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.knowledge.base import KnowledgeBase
+
+    kb = KnowledgeBase.open(settings)
+    if kb.is_empty():
+        raise InputError("nothing ingested yet: no records, so no people")
+    for email in sorted(kb.people()):
+        print(f"{email}{'  (admin)' if email in settings.admins else ''}")
+    return EXIT_OK
+
+
 def _draft(args: argparse.Namespace, settings: Settings) -> int:
     assistant = _assistant(settings)
+    _check_person(assistant.kb, args.as_email, allow_unknown=args.allow_unknown)
     action = args.command
     if action == "ask":
         draft = assistant.ask(args.question, user=args.as_email, private=args.private)
@@ -206,10 +289,17 @@ def _draft(args: argparse.Namespace, settings: Settings) -> int:
 
 def _privacy(args: argparse.Namespace, settings: Settings) -> int:
     assistant = _assistant(settings)
+    _check_person(assistant.kb, args.as_email, allow_unknown=args.allow_unknown)
     decision = assistant.decide(args.as_email) if args.mode == "status" else assistant.set_privacy(
         args.as_email, args.mode == "on")  # fmt: skip
     label = "🔒 private" if decision.private else "standard"
     print(f"{args.as_email}: {label} ({decision.reason})")
+    if decision.private and not settings.private_llm_base_url:
+        print(
+            "closer: warning: no private endpoint is set (PRIVATE_LLM_BASE_URL), so every request on the "
+            "private route is refused until one is; nothing goes to the standard endpoint instead",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -224,17 +314,20 @@ def _digest(args: argparse.Namespace, settings: Settings) -> int:
     from bot.digest.command import run_digest
     from bot.digest.service import DigestService
 
+    service = DigestService(_assistant(settings))
+    if args.user:
+        _check_person(service.assistant.kb, args.user)
     deliver = None
     if args.send:
         from bot.slack.digest import SlackDigestSender, make_client
 
         deliver = SlackDigestSender(make_client(settings))  # no token: one line, exit 2, nothing claimed
-    service = DigestService(_assistant(settings))
     return run_digest(service, user=args.user, day=args.date, deliver=deliver, as_json=args.json)
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.doctor import exit_status, render, run_checks, secrets_of
+    from bot.doctor import exit_status, render, run_checks
+    from bot.observability import secrets_of
 
     secrets, checks = secrets_of(settings), []
     for check in run_checks(settings):
@@ -257,15 +350,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    readable_warnings()
+    args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
         handlers = {"ingest": _ingest, "search": _search, "eval": _eval, "ask": _draft, "reply": _draft,
                     "followup": _draft, "privacy": _privacy, "digest": _digest, "doctor": _doctor,
-                    "migrate-store": _migrate_store, "serve": _serve}  # fmt: skip
+                    "migrate-store": _migrate_store, "serve": _serve, "people": _people}  # fmt: skip
         handler = handlers[args.command]
         return handler(args, settings)
     except CloserError as exc:
+        if getattr(args, "json", False):
+            print(to_json(error_json(exc), indent=None))
         print(f"closer: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -10,17 +10,18 @@ when a server echoes them back in an error message.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import urllib.error
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlparse
 
 from bot.config import Settings
 from bot.errors import CloserError
 from bot.knowledge.embedder import Embedder
+from bot.llm.client import host_of
+from bot.observability import mask_secrets
+from bot.state.engine import POSTGRES_INSTALL
 
 __all__ = ["EXIT_FAILED", "REQUIRED_SCOPES", "Check", "exit_status", "render", "run_checks"]
 
@@ -64,38 +65,11 @@ def exit_status(checks: Iterable[Check]) -> int:
     return EXIT_FAILED if any(c.failed for c in checks) else EXIT_OK
 
 
-def secrets_of(settings: Settings) -> list[str]:
-    """Every configured value that must never be printed."""
-    from sqlalchemy import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    values = [
-        settings.slack_bot_token,
-        settings.slack_signing_secret,
-        settings.slack_app_token,
-        settings.llm_api_key,
-        settings.private_llm_api_key,
-    ]
-    with contextlib.suppress(ArgumentError):
-        password = make_url(settings.state_url).password
-        values.append(str(password) if password else None)
-    return sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
-
-
 def render(check: Check, secrets: Sequence[str] = ()) -> str:
     line = f"{MARKS[check.status]} {check.name}: {check.detail}"
     if check.failed and check.fix:
         line += f" — fix: {check.fix}"
-    line = " ".join(line.split())  # one line, whatever a server put in its message
-    for secret in secrets:
-        line = line.replace(secret, "***")
-    return line
-
-
-def _host(url: str) -> str:
-    """host[:port] without any user:password@ part."""
-    parsed = urlparse(url)
-    return f"{parsed.hostname or url}{f':{parsed.port}' if parsed.port else ''}"
+    return mask_secrets(" ".join(line.split()), secrets)  # one line, whatever a server put in its message
 
 
 # --- settings, state database -------------------------------------------------------------------------
@@ -103,7 +77,7 @@ def _host(url: str) -> str:
 
 def check_settings(settings: Settings) -> Check:
     mode = "Socket Mode (SLACK_APP_TOKEN set)" if settings.slack_app_token else "HTTP mode"
-    store = f"Chroma server {_host(settings.chroma_url)}" if settings.chroma_url else "embedded Chroma"
+    store = f"Chroma server {host_of(settings.chroma_url)}" if settings.chroma_url else "embedded Chroma"
     embedding = f"EMBEDDING_PROVIDER={settings.embedding_provider}"
     return ok("settings", f"loaded; Slack in {mode}, {store}, {embedding}")
 
@@ -115,7 +89,7 @@ def check_state(settings: Settings) -> Check:
     name = "state database"
     fix = (
         "check STATE_URL (sqlite:///path or postgresql+psycopg://user:password@host/db); "
-        "PostgreSQL needs `pip install 'closer[postgres]'` and a reachable server"
+        f"PostgreSQL needs its driver (`{POSTGRES_INSTALL}`) and a reachable server"
     )
     try:
         shown = describe(parse(settings.state_url))
@@ -225,7 +199,7 @@ def _probe_endpoint(name: str, endpoint: Any, names: _Names) -> Check:
 
     from bot.llm.client import LLMClient
 
-    host = _host(endpoint.base_url)
+    host = host_of(endpoint.base_url)
     key = endpoint.api_key or "not-needed"
     raw = openai.OpenAI(base_url=endpoint.base_url, api_key=key, max_retries=0, timeout=TIMEOUT)
     try:

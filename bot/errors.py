@@ -11,6 +11,8 @@ CloserError                 base: a one-line message fit to show a user (CLI exi
 
 from __future__ import annotations
 
+import re
+
 
 class CloserError(Exception):
     """Base class; ``str(exc)`` is a complete, one-line message for the user."""
@@ -54,3 +56,11 @@ class PrivacyError(CloserError):
 
 class StateError(CloserError):
     pass
+
+
+def error_json(exc: CloserError) -> dict[str, dict[str, str]]:
+    """The ``--json`` shape of a refusal or error: ``{"error": {"type", "message"}}``; ``type`` is the
+    class without "Error" in snake case (``privacy``, ``input``, ``llm_unavailable``, ``store_busy``…)."""
+    name = type(exc).__name__.removesuffix("Error") or "closer"
+    kind = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+    return {"error": {"type": kind, "message": str(exc)}}

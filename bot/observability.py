@@ -11,18 +11,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
+import re
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["METRICS", "JsonFormatter", "Metrics", "configure_logging", "current_request_id", "request_scope"]
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+__all__ = [
+    "METRICS",
+    "JsonFormatter",
+    "Metrics",
+    "configure_logging",
+    "current_request_id",
+    "mask_secrets",
+    "request_scope",
+    "secrets_of",
+]
 
 _LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 60.0)
 
@@ -92,6 +107,61 @@ def request_scope(request_id: str | None = None) -> Iterator[str]:
         _request_id.reset(token)
 
 
+# --- secrets ---------------------------------------------------------------------------------------
+
+MASK = "***"
+# A secret this long cannot be part of an ordinary word by chance: masked wherever it appears. A
+# shorter one (a password like "p" or "postgres") only where it stands alone, so masking it never
+# mangles the words around it ("psycopg" stays "psycopg").
+_ANYWHERE = 12
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every configured value that must never be printed or logged: tokens, keys, the STATE_URL
+    password."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    values = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+              settings.llm_api_key, settings.private_llm_api_key]  # fmt: skip
+    with contextlib.suppress(ArgumentError):
+        password = make_url(settings.state_url).password
+        values.append(str(password) if password else None)
+    return sorted({v for v in values if v}, key=len, reverse=True)
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each secret replaced by ``***`` (longest first)."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        if len(secret) >= _ANYWHERE:
+            text = text.replace(secret, MASK)
+        else:
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
+    return text
+
+
+# --- warnings --------------------------------------------------------------------------------------
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
+    """A library's warning as one line naming where it came from, without the quoted source line."""
+    path = filename.replace("\\", "/")
+    if "/site-packages/" in path:
+        where = path.rsplit("/site-packages/", 1)[1].split("/")[0].removesuffix(".py")
+    else:
+        where = path.rsplit("/", 1)[-1].removesuffix(".py")
+    text = " ".join(str(message).split())
+    return f"closer: warning from {where}: {category.__name__}: {text}\n"
+
+
+def readable_warnings() -> None:
+    """Python warnings — mostly from third-party libraries — as one line each (on stderr, or through
+    logging once :func:`configure_logging` captured them), never a quoted source line."""
+    warnings.formatwarning = _one_line_warning
+
+
 # --- JSON logs -------------------------------------------------------------------------------------
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
@@ -107,7 +177,7 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self, *, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+        self._secrets = [s for s in secrets if s]
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -121,17 +191,14 @@ class JsonFormatter(logging.Formatter):
             out["message"] = f"{record.name.split('.')[0]} reported a {record.levelname.lower()}"
             out["detail"] = "withheld: it may quote a Slack request"
         else:
-            out["message"] = record.getMessage()
+            out["message"] = record.getMessage().rstrip("\n")
             for key, value in vars(record).items():
                 if key not in _STANDARD and not key.startswith("_"):
                     # The core passes its own request id in ``extra``: keep both.
                     out["core_request_id" if key == "request_id" else key] = value
         if record.exc_info and record.exc_info[0] is not None:
             out["error"] = record.exc_info[0].__name__
-        line = json.dumps(out, default=str, ensure_ascii=False)
-        for secret in self._secrets:
-            line = line.replace(secret, "[redacted]")
-        return line
+        return mask_secrets(json.dumps(out, default=str, ensure_ascii=False), self._secrets)
 
 
 def configure_logging(
@@ -145,6 +212,8 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    readable_warnings()
+    logging.captureWarnings(True)  # one JSON line each, like every other record
     # Debug lines of the Slack libraries carry whole payloads: never below WARNING.
     for name in _GUARDED:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -66,9 +66,10 @@ def _closer(ws: Workspace, *args: str, **settings: str) -> subprocess.CompletedP
 
 
 def _search(
-    ws: Workspace, query: str, email: str, *, k: int = 100, **settings: str
+    ws: Workspace, query: str, email: str, *, k: int = 100, unknown: bool = False, **settings: str
 ) -> list[dict[str, object]]:
-    proc = _closer(ws, "search", query, "--as", email, "--k", str(k), "--json", **settings)
+    extra = ["--allow-unknown"] if unknown else []
+    proc = _closer(ws, "search", query, "--as", email, "--k", str(k), "--json", *extra, **settings)
     assert proc.returncode == 0, proc.stderr
     payload = json.loads(proc.stdout)
     assert set(payload) == {"results"}
@@ -184,7 +185,7 @@ def test_an_admin_sees_every_record(loaded: Loaded) -> None:
 
 def test_docs_are_searchable_by_everyone(loaded: Loaded) -> None:
     # Someone with no CRM records of their own: the doc first, then only public CRM records.
-    results = _search(loaded.ws, "SAML single sign-on with Okta", "nobody@elsewhere.example")
+    results = _search(loaded.ws, "SAML single sign-on with Okta", "nobody@elsewhere.example", unknown=True)
     assert (results[0]["source_type"], results[0]["source_id"]) == ("doc", DOC_ID)
     assert "Okta" in str(results[0]["text"])
     assert _keys(results) == set(ALICE_VISIBLE) | {("doc", DOC_ID)}  # all of Alice's are public
@@ -313,6 +314,9 @@ def test_eval_retrieval_prints_metrics_and_a_rerun_embeds_nothing(tmp_path: Path
 
     first = _closer(ws, "eval", "retrieval", str(dataset), "--json")
     assert first.returncode == 0, first.stderr
+    # Progress with counts on stderr even when it is not a terminal; stdout is the JSON alone.
+    assert "embedding: 100%" in first.stderr and f"{len(CORPUS)}/{len(CORPUS)}" in first.stderr
+    assert "querying: 100%" in first.stderr
     report = json.loads(first.stdout)
     metrics = report["metrics"]
     assert set(metrics) == {"ndcg@10", "mrr@10", "recall@10", "recall@100"}

@@ -485,12 +485,12 @@ def test_the_digest_cronjob_sends_and_the_pods_do_not_schedule() -> None:
 
 
 def test_commands_the_deploy_files_run_exist_in_closer() -> None:
-    from bot.cli import _parser
+    from bot.cli import build_parser
 
     missing = []
     for argv in (["serve"], ["digest", "--send"], ["doctor"], ["migrate-store", "--from-path", "x"]):
         try:
-            _parser().parse_args(argv)
+            build_parser().parse_args(argv)
         except SystemExit:
             missing.append(argv[0])
     if missing:

@@ -20,9 +20,10 @@ import pytest
 
 from bot.cli import main
 from bot.config import Settings, load_settings
-from bot.doctor import REQUIRED_SCOPES, Check, exit_status, render, run_checks, secrets_of
+from bot.doctor import REQUIRED_SCOPES, Check, exit_status, render, run_checks
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.embedder import LocalEmbedder
+from bot.observability import secrets_of
 from tests.fake_openai import Failure, FakeOpenAI
 from tests.helpers_chroma import ALL_RECORDS, free_port, write_crm
 

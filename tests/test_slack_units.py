@@ -125,7 +125,8 @@ def test_json_logs_carry_the_request_id_and_withhold_slack_library_text() -> Non
             logger.removeHandler(handler)
             logger.propagate = True
     first, second = (json.loads(line) for line in buf.getvalue().splitlines())
-    assert first["request_id"] == "abc123" and first["surface"] == "dm" and "[redacted]" in first["message"]
+    assert first["request_id"] == "abc123" and first["surface"] == "dm" and "***" in first["message"]
+    assert "xoxb-secret-token" not in first["message"]
     assert "customer secret" not in json.dumps(second) and second["level"] == "warning"
 
 

@@ -7,7 +7,9 @@ the records come from the dataset instead of the store. Document vectors are cac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -19,6 +21,7 @@ from bot.knowledge.embedder import Embedder
 from bot.knowledge.index import ChunkMeta, SearchIndex
 from bot.knowledge.search import HybridSearcher, SearchTuning
 
+T = TypeVar("T")
 EVALUATOR = Viewer(email="eval", is_admin=True)
 DEPTH = 100  # results per query: enough for recall@100
 
@@ -29,9 +32,16 @@ def doc_text(title: str, text: str) -> str:
     return f"{title}\n\n{text}" if title else text
 
 
-def embed_all(embedder: Embedder, texts: Sequence[str], *, progress: bool, batch: int = 256) -> np.ndarray:
+def progress_bar(iterable: Iterable[T] | None = None, *, enabled: bool, **kwargs: Any) -> tqdm[T]:
+    """A progress bar with rate and ETA on stderr (never stdout, which may carry --json). On a
+    terminal it redraws in place; into a file or pipe it writes a line at most every 30 s."""
+    tty = sys.stderr.isatty()
+    return tqdm(iterable, file=sys.stderr, disable=not enabled, mininterval=0.5 if tty else 30, **kwargs)
+
+
+def embed_all(embedder: Embedder, texts: Sequence[str], *, progress: bool, batch: int = 64) -> np.ndarray:
     parts = []
-    with tqdm(total=len(texts), unit="doc", desc="embedding", disable=not progress) as bar:
+    with progress_bar(total=len(texts), unit="doc", desc="embedding", enabled=progress) as bar:
         for start in range(0, len(texts), batch):
             parts.append(embedder.embed(texts[start : start + batch]))
             bar.update(min(batch, len(texts) - start))
@@ -51,7 +61,7 @@ def run_queries(
 ) -> dict[str, list[str]]:
     searcher = HybridSearcher(lambda: index, embedder, tuning=tuning)
     run: dict[str, list[str]] = {}
-    for qid, text in tqdm(dataset.queries.items(), desc="querying", unit="q", disable=not progress):
+    for qid, text in progress_bar(dataset.queries.items(), desc="querying", unit="q", enabled=progress):
         run[qid] = [hit.source_id for hit in searcher.search(text, viewer=EVALUATOR, k=DEPTH)]
     return run
 

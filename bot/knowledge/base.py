@@ -105,6 +105,13 @@ class KnowledgeBase:
     def viewer(self, email: str) -> Viewer:
         return Viewer.of(email, admins=self.settings.admins)
 
+    def is_empty(self) -> bool:
+        return len(self.index()) == 0
+
+    def people(self) -> frozenset[str]:
+        """Everyone a loaded record names as owner or team, and the admins (lower-case emails)."""
+        return self.index().readers() | self.settings.admins
+
     def search(
         self, query: str, *, viewer: Viewer, k: int = 10, embedder: Embedder | None = None
     ) -> list[Hit]:
@@ -183,6 +190,7 @@ class KnowledgeBase:
             )  # fmt: skip
 
     def ingest_sample(self, *, progress: bool = False) -> tuple[IngestReport, IngestReport]:
-        crm = self.ingest_crm(SAMPLE_DIR / "crm", prune=True, progress=progress)
-        docs = self.ingest_docs(SAMPLE_DIR / "docs", prune=True, progress=progress)
+        """Add the sample company next to whatever is loaded: nothing else is ever removed."""
+        crm = self.ingest_crm(SAMPLE_DIR / "crm", progress=progress)
+        docs = self.ingest_docs(SAMPLE_DIR / "docs", progress=progress)
         return crm, docs

@@ -94,6 +94,10 @@ class SearchIndex:
             mask[rows] = True
         return mask
 
+    def readers(self) -> frozenset[str]:
+        """Every email named as owner or team of some record."""
+        return frozenset(self._readers)
+
     def rows_with_identifier(self, ident: str) -> np.ndarray:
         return self._identifiers.get(ident, np.zeros(0, np.int64))
 

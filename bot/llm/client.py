@@ -25,6 +25,12 @@ Message = dict[str, str]
 M = TypeVar("M", bound=BaseModel)
 
 
+def host_of(url: str) -> str:
+    """host[:port] of a URL, for messages, logs and audit rows: never a user:password@ part or a path."""
+    parsed = urlparse(url)
+    return f"{parsed.hostname or url}{f':{parsed.port}' if parsed.port else ''}"
+
+
 @dataclass(frozen=True)
 class Endpoint:
     route: Route
@@ -34,7 +40,7 @@ class Endpoint:
 
     @property
     def host(self) -> str:
-        return urlparse(self.base_url).netloc
+        return host_of(self.base_url)
 
 
 @dataclass

@@ -6,8 +6,6 @@ returns the private client or raises :class:`PrivacyError`; the same goes for re
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from bot.config import Settings
 from bot.errors import PrivacyError
 from bot.knowledge.embedder import Embedder, OpenAIEmbedder
@@ -70,7 +68,3 @@ class LLMRouter:
                 base_url=endpoint.base_url, api_key=endpoint.api_key, model=self._settings.embedding_model
             )
         return self._embedders["private"]
-
-
-def host_of(url: str) -> str:
-    return urlparse(url).netloc

@@ -18,7 +18,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 import uvicorn
@@ -33,7 +33,8 @@ from starlette.routing import Route
 
 from bot.config import Settings
 from bot.errors import CloserError, SettingsError
-from bot.observability import METRICS, configure_logging
+from bot.llm.client import host_of
+from bot.observability import METRICS, configure_logging, secrets_of
 from bot.slack.app import build_app
 from bot.slack.digest_hooks import start_scheduler
 from bot.slack.instrument import instrument
@@ -163,12 +164,33 @@ def uvicorn_server(app: Starlette, settings: Settings) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+def startup_summary(settings: Settings) -> str:
+    """Where ``serve`` listens and how it runs, in one line with no secret in it."""
+    from bot.llm.router import private_endpoint, standard_endpoint
+    from bot.state.engine import describe, parse
+
+    where = f"http://{settings.host}:{settings.port}"
+    mode = (
+        f"Socket Mode (Slack over a WebSocket; /healthz and /metrics on {where})"
+        if settings.slack_app_token
+        else f"HTTP mode on {where} (POST /slack/events, GET /healthz, GET /metrics)"
+    )
+    store = f"Chroma server {host_of(settings.chroma_url)}" if settings.chroma_url else (
+        f"embedded store {settings.chroma_path}")  # fmt: skip
+    std, priv = standard_endpoint(settings), private_endpoint(settings)
+    standard = host_of(std.base_url) if std else "none (answers show their sources only)"
+    private = host_of(priv.base_url) if priv else "none (private requests are refused)"
+    return (
+        f"closer serve: {mode}; {store}; {describe(parse(settings.state_url))}; "
+        f"LLM standard endpoint {standard}, private endpoint {private}"
+    )
+
+
 def serve(settings: Settings, make_assistant: Callable[[Settings], Assistant]) -> int:
     check_settings(settings)
-    secrets: list[Any] = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
-                          settings.llm_api_key, settings.private_llm_api_key]  # fmt: skip
-    configure_logging(settings.log_level, secrets=[s for s in secrets if s])
+    configure_logging(settings.log_level, secrets=secrets_of(settings))
     sock = listen(settings.host, settings.port)
+    log.info(startup_summary(settings))
     _, app = build(settings, make_assistant(settings))
     server = uvicorn_server(app, settings)
     # uvicorn re-raises SIGTERM once it has shut down; after a clean drain that is a normal exit (0).

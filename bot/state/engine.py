@@ -15,8 +15,12 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
 from bot.errors import StateError
+from bot.observability import mask_secrets
 
-__all__ = ["describe", "open_engine", "state_error"]
+__all__ = ["POSTGRES_INSTALL", "describe", "open_engine", "state_error"]
+
+# The one way to get the PostgreSQL driver, run in the Closer folder (quoted for zsh too).
+POSTGRES_INSTALL = "pip install -e '.[postgres]'"
 
 BUSY_TIMEOUT_MS = 5000
 PG_CONNECT_TIMEOUT_S = 10  # used only when the URL does not set connect_timeout itself
@@ -39,9 +43,7 @@ def _first_line(exc: BaseException, url: URL) -> str:
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     text = str(orig).strip() or type(orig).__name__
     line = text.splitlines()[0].strip()
-    if url.password:  # drivers should never echo it; make sure
-        line = line.replace(str(url.password), "***")
-    return line
+    return mask_secrets(line, [str(url.password)] if url.password else [])  # drivers should never echo it
 
 
 def state_error(url: URL, exc: BaseException, doing: str = "cannot be used") -> StateError:
@@ -83,7 +85,8 @@ def open_engine(url: URL) -> Engine:
     except NoSuchModuleError as exc:
         raise state_error(url, exc, "names an unknown kind of database") from None
     except ImportError as exc:
-        raise state_error(url, exc, "needs a database driver that is not installed") from None
+        doing = f"needs a database driver that is not installed (`{POSTGRES_INSTALL}`)"
+        raise state_error(url, exc, doing) from None
     except (ArgumentError, TypeError) as exc:
         raise state_error(url, exc, "has options this database does not accept") from None
     if _is_sqlite_file(url):
