@@ -270,7 +270,7 @@ def _load_text(path: Path, options: ReadOptions, out: CrmExport) -> str | None:
         out.problems.append(Problem(str(path), exc.line, str(exc)))
         return None
     if not decoded.text.lstrip("\ufeff").strip():
-        out.problems.append(Problem(str(path), None, "is empty: export it again, or remove it from the folder"))
+        out.problems.append(Problem(str(path), None, "is empty: export it again, or remove it"))
         return None
     if decoded.notice:
         out.notices.append(Problem(str(path), None, decoded.notice))
