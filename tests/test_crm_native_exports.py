@@ -237,3 +237,18 @@ def test_a_crm_export_read_without_format_says_which_format_to_add(tmp_path: Pat
     shutil.copy(FIXTURES / "salesforce" / "Task.csv", tmp_path / "notes.csv")
     (problem,) = read_crm(tmp_path).problems
     assert str(problem).endswith("— it looks like a salesforce export: add --format salesforce")
+
+
+def test_rich_text_note_bodies_are_read_as_text(tmp_path: Path) -> None:
+    folder = _copy("hubspot", tmp_path)
+    notes = folder / "hubspot-crm-exports-notes-2026-12-03.csv"
+    notes.write_text(
+        "Record ID,Activity date,Note body,Activity assigned to,Associated Company IDs,Associated Deal IDs\n"
+        '6009,2026-11-29 10:00,"<div><p>Kari wants <strong>12%</strong> off.</p><p>Ola approves &gt;10%.</p></div>",'
+        "Ingrid Solberg,9001,7001\n"
+    )
+    export = read_crm(folder, mapping=builtin_mapping("hubspot"))
+    assert export.problems == []
+    note = _by_key(export)["note:6009"]
+    assert note.fields["body"] == "Kari wants 12% off.\nOla approves >10%."
+    assert "<p>" not in note.chunks[0].text

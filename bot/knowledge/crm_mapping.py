@@ -23,6 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
+from bs4 import BeautifulSoup
+
 from bot.errors import InputError
 from bot.knowledge.amounts import DecimalMark
 from bot.knowledge.crm_stages import BUILTIN_MAPS, stage_table
@@ -51,6 +53,7 @@ _LINKS = {"account_id", "deal_id", "related_id"}  # "123;456" (several associati
 _PEOPLE = {"owner_email", "author_email"}
 _EMAIL = re.compile(r"[^\s<>()\[\],;\"']+@[^\s<>()\[\],;\"']+")
 Candidate = tuple[str, ...]  # one export column, or several joined by a space
+_HTML = re.compile(r"</?(?:p|div|br|span|b|i|u|strong|em|ul|ol|li|a|h[1-6]|table|tr|td)\b[^>]*>", re.I)
 
 
 class ValueProblem(ValueError):
@@ -142,8 +145,21 @@ class MappedColumns:
                 value = _person(value, cols[0], owners)
             elif fld == "team":
                 value = ";".join(_person(v, cols[0], owners) for v in re.split(r"[;,]", value) if v.strip())
+            elif fld == "body" and _HTML.search(value):
+                value = html_to_text(value)
             out[fld] = value
         return out
+
+
+def html_to_text(value: str) -> str:
+    """A rich-text note body (HubSpot stores ``<p>…</p>``) as plain text, one line per block."""
+    soup = BeautifulSoup(value, "html.parser")
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for block in soup.find_all(["p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"]):
+        block.insert_after("\n")
+    text = soup.get_text()
+    return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
 def _person(value: str, column: str, owners: Mapping[str, str]) -> str:
@@ -332,6 +348,7 @@ __all__ = [
     "builtin_mapping",
     "choose_mapping",
     "header_key",
+    "html_to_text",
     "identify",
     "load_mapping",
     "looks_like",
