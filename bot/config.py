@@ -98,6 +98,9 @@ class Settings(BaseSettings):
         900.0, ge=0, le=86_400, description="how long buttons remember a question, in process memory only"
     )
     slack_click_window_seconds: float = Field(3.0, ge=0.1, le=60, description="double clicks count once")
+    slack_max_body_bytes: int = Field(
+        1_048_576, ge=4096, le=64 * 1_048_576, description="larger requests to /slack/events get 413 unread"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("log_level", mode="before")

@@ -29,10 +29,10 @@ import httpx
 
 BOT_USER, BOT_ID, TEAM = "UBOT", "BBOT", "T0001"
 USERS: dict[str, dict[str, Any]] = {
-    "UALICE": {"email": "alice@x.example", "tz": "Europe/Berlin"},
-    "UBOB": {"email": "bob@x.example", "tz": "America/New_York"},
-    "UCAROL": {"email": "carol@x.example", "tz": "UTC"},
-    "UGUEST": {"email": None, "tz": "UTC"},
+    "UALICE": {"email": "alice@x.example", "tz": "Europe/Berlin", "name": "Alice"},
+    "UBOB": {"email": "bob@x.example", "tz": "America/New_York", "name": "Bob"},
+    "UCAROL": {"email": "carol@x.example", "tz": "UTC", "name": "Carol"},
+    "UGUEST": {"email": None, "tz": "UTC", "name": "Guest"},
 }
 
 
@@ -141,6 +141,8 @@ class FakeSlack:
             if user is None:
                 return {"ok": False, "error": "user_not_found"}
             profile = {"email": user["email"]} if user.get("email") else {}
+            if user.get("name"):
+                profile["display_name"] = user["name"]
             return {
                 "ok": True,
                 "user": {"id": p["user"], "team_id": TEAM, "tz": user.get("tz"), "profile": profile},
@@ -161,6 +163,8 @@ class FakeSlack:
             return {"ok": True, "channel": p.get("channel"), "ts": posted}
         if method in ("chat.update", "chat.appendStream", "chat.stopStream"):
             self._keep(method, p, str(p.get("ts")))
+            return {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")}
+        if method == "chat.delete":
             return {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts()}

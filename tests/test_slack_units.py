@@ -100,10 +100,10 @@ def test_a_stream_that_cannot_start_still_delivers_the_answer() -> None:
     with FakeSlack() as fake:
         fake.fail_next("chat.startStream", Failure(200, None, {"ok": False, "error": "method_not_supported"}))
         streamer = Streamer(web_client("xoxb-t", fake.api_url), channel="D1", thread_ts="1.0")
-        for piece in ("Hello ", "there"):
+        for piece in ("Hello ", "there, ", "how are ", "you today?"):
             streamer(piece)  # never raises
         assert streamer.broken and streamer.ts is None
-        streamer.finish([notice("Hello there")])
+        streamer.finish([notice("Hello there, how are you today?")])
         (post,) = fake.calls_to("chat.postMessage")
         assert post.params["thread_ts"] == "1.0" and fake.calls_to("chat.appendStream") == []
 

@@ -4,7 +4,9 @@ and "answer privately for me" under a channel answer.
 Each click is acked at once and counted once (double clicks within ``SLACK_CLICK_WINDOW_SECONDS``).
 What a click re-runs uses the clicker's own identity. In a channel, anything drawn from the
 clicker's own records (an email draft, a private answer) is shown to them alone; a regenerated
-public answer stays public-only.
+public answer stays public-only. On an answer in a DM, buttons act on the DM itself: a new version
+replaces the message, and thanks and errors are messages in its thread (a ``response_url`` there
+would make "only visible to you" notes that vanish on reload).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ FORGOTTEN = ("I don't keep the text of private questions (or I restarted since).
              "Please ask again — it only takes a moment.")  # fmt: skip
 THANKS_DOWN = "Thanks — noted. Try ↻ Regenerate, or tell me in a new message what was wrong."
 OWN_ACCESS = (b.EMAIL, b.PRIVATE, b.MINE)  # answers drawn from the clicker's own records
+REPLACES = (b.REGENERATE, b.SHORTER, b.PRIVATE, b.MINE)  # a new version of the same answer
 
 
 def _where(
@@ -42,12 +45,23 @@ def _where(
     )
     clicker = str(body["user"]["id"])
     if container.get("is_ephemeral") or value.mode == "ephemeral":
-        replace = action_id in (b.REGENERATE, b.SHORTER, b.PRIVATE, b.MINE)
-        return ResponseUrl(str(body["response_url"]), replace=replace), "ephemeral"
+        return ResponseUrl(str(body["response_url"]), replace=action_id in REPLACES), "ephemeral"
     if value.mode == "channel" and action_id in OWN_ACCESS:
         return Ephemeral(svc.client, channel, clicker, thread_ts or None), "ephemeral"
-    update = str(container.get("message_ts")) if action_id == b.REGENERATE and value.mode == "dm" else None
+    update = str(container.get("message_ts")) if action_id in REPLACES and value.mode == "dm" else None
     return Thread(svc.client, channel, thread_ts, update_ts=update), value.mode
+
+
+def reply_target(svc: SlackService, body: dict[str, Any]) -> Target | None:
+    """Where a short reply to a click goes (thanks, errors): the DM thread for an answer in a DM,
+    else the clicker alone (``response_url``)."""
+    container = body.get("container") or {}
+    if str(container.get("channel_id") or "").startswith("D") and not container.get("is_ephemeral"):
+        message = body.get("message") or {}
+        thread_ts = message.get("thread_ts") or container.get("thread_ts") or container.get("message_ts")
+        if thread_ts:
+            return Thread(svc.client, str(container["channel_id"]), str(thread_ts))
+    return ResponseUrl(str(body["response_url"]), replace=False) if body.get("response_url") else None
 
 
 def _beside(target: Target) -> Target:
@@ -66,7 +80,9 @@ def _feedback(svc: SlackService, body: dict[str, Any], value: ButtonValue, ratin
         route="private" if value.private else "standard", sources=value.sources,
     ))  # fmt: skip
     thanks = "Thanks — your feedback is noted." if rating > 0 else THANKS_DOWN
-    say(ResponseUrl(str(body["response_url"]), replace=False), thanks)
+    where = reply_target(svc, body)
+    if where is not None:
+        say(where, thanks)
     return "ok"
 
 
@@ -132,8 +148,10 @@ def sources_view(svc: SlackService, value: ButtonValue, clicker: str) -> dict[st
 def register(app: AsyncApp, svc: SlackService) -> None:
     async def on_click(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        where = ResponseUrl(str(body["response_url"]), replace=False) if body.get("response_url") else None
-        svc.workers.spawn(svc.job("button", where, lambda: handle_click(svc, body)))
+        where = reply_target(svc, body)
+        svc.workers.spawn(
+            svc.job("button", where, lambda: handle_click(svc, body), asker=str(body["user"]["id"]))
+        )
 
     async def on_sources(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()

@@ -2,14 +2,20 @@
 
 ``AsyncApp`` keeps the event loop free: Bolt verifies and routes on the loop, listeners ``await
 ack()`` first, and the answers run on :class:`~bot.slack.workers.Workers` threads.
+
+Every signed event gets a 200, answered or not: Slack counts other answers against the event
+subscription and eventually disables it. ``app_rate_limited`` (Slack dropping our events for a
+minute) is logged and counted; event types Closer does not use are acknowledged and ignored.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
+from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 
 from bot.observability import METRICS
@@ -35,6 +41,19 @@ def build_app(svc: SlackService, *, socket_mode: bool = False) -> AsyncApp:
         svc.bot_user_id = svc.bot_user_id or context.get("bot_user_id")
         await next()
 
+    async def rate_limited(body: dict[str, Any], next: Any) -> BoltResponse | None:
+        if body.get("type") != "app_rate_limited":
+            await next()
+            return None
+        METRICS.requests.labels(surface="event", outcome="app_rate_limited").inc()
+        log.warning("Slack is dropping this app's events (app_rate_limited)",
+                    extra={"minute_rate_limited": body.get("minute_rate_limited")})  # fmt: skip
+        return BoltResponse(status=200, body="")
+
+    async def ignore(body: dict[str, Any]) -> None:
+        """Registered last: any event no listener above took (Bolt's own answer would be a 404)."""
+        METRICS.requests.labels(surface="event", outcome="ignored").inc()
+
     async def on_error(error: Exception) -> None:
         log.error("listener failed", extra={"error": type(error).__name__})
 
@@ -51,6 +70,7 @@ def build_app(svc: SlackService, *, socket_mode: bool = False) -> AsyncApp:
         )
         METRICS.ack_seconds.labels(surface=kind).observe(time.perf_counter() - started)
 
+    app.middleware(rate_limited)
     app.middleware(remember_bot)
     if socket_mode:
         app.middleware(time_ack)
@@ -60,4 +80,5 @@ def build_app(svc: SlackService, *, socket_mode: bool = False) -> AsyncApp:
     mentions.register(app, svc)
     actions.register(app, svc)
     digest_hooks.register(app, svc)
+    app.event(re.compile(".*"))(ignore)
     return app

@@ -74,14 +74,14 @@ def register(app: AsyncApp, svc: SlackService) -> None:
         try:
             cmd = parse(str(body.get("text") or ""))
         except InputError as exc:
-            await ack(text=f"{exc}. Try `{svc.settings.slack_command} help`.", response_type="ephemeral")
+            await ack(response_type="ephemeral", **notice(f"{exc}. Try `{svc.settings.slack_command} help`."))
             METRICS.requests.labels(surface="command", outcome="rejected").inc()
             return
         if cmd.verb == "help":
-            await ack(text=help_text(svc.settings.slack_command), response_type="ephemeral")
+            await ack(response_type="ephemeral", **notice(help_text(svc.settings.slack_command)))
             METRICS.requests.labels(surface="command", outcome="ok").inc()
             return
-        await ack(text=WORKING, response_type="ephemeral")
+        await ack(response_type="ephemeral", **notice(WORKING))
         target = ResponseUrl(str(body["response_url"]))
 
         def work() -> str:

@@ -19,10 +19,10 @@ from bot.drafting.history import Turn
 from bot.errors import InputError
 from bot.slack.commands import run_command
 from bot.slack.identity import Person
+from bot.slack.inbound import ATTACHMENTS_NOT_READ, ONLY_ATTACHMENTS, from_a_person, has_files, plain_text
 from bot.slack.parse import Command, parse
 from bot.slack.render import notice
 from bot.slack.service import Request, SlackService
-from bot.slack.stream import Streamer
 from bot.slack.targets import Thread
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ PROMPTS = [
     {"title": "What can you do?", "message": "help"},
 ]
 HISTORY_MESSAGES = 50
+LOADING = ["Searching your CRM records…", "Reading the product docs…", "Checking the sources…"]
+TITLE_CHARS = 80
 
 
 def thread_history(svc: SlackService, channel: str, thread_ts: str, *, before: str) -> list[Turn]:
@@ -53,9 +55,21 @@ def thread_history(svc: SlackService, channel: str, thread_ts: str, *, before: s
 
 def _status(svc: SlackService, channel: str, thread_ts: str, status: str) -> None:
     try:
-        svc.client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status=status)
+        svc.client.assistant_threads_setStatus(
+            channel_id=channel, thread_ts=thread_ts, status=status, loading_messages=LOADING
+        )
     except SlackApiError as exc:  # a plain DM thread has no assistant status: carry on without it
         log.info("no thread status", extra={"slack_error": exc.response.get("error")})
+
+
+def _title(svc: SlackService, channel: str, thread_ts: str, question: str) -> None:
+    """Name the assistant thread after its first question (the pane's history lists it so)."""
+    title = " ".join(question.split())
+    title = title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1] + "…"
+    try:
+        svc.client.assistant_threads_setTitle(channel_id=channel, thread_ts=thread_ts, title=title)
+    except SlackApiError as exc:  # not an assistant thread: nothing to name
+        log.info("no thread title", extra={"slack_error": exc.response.get("error")})
 
 
 def answer_dm(svc: SlackService, event: dict[str, Any], event_id: str, team_id: str | None) -> str:
@@ -66,33 +80,39 @@ def answer_dm(svc: SlackService, event: dict[str, Any], event_id: str, team_id: 
     person = svc.directory.person(str(event["user"]))
     _status(svc, channel, thread_ts, THINKING)
     thread = Thread(svc.client, channel, thread_ts)
+    text = plain_text(str(event.get("text") or ""), bot_user_id=svc.bot_user_id,
+                      name_of=lambda uid: svc.directory.person(uid).name)  # fmt: skip
+    if not text and has_files(event):
+        thread.send([notice(ONLY_ATTACHMENTS)])
+        return "rejected"
     try:
-        cmd = parse(str(event.get("text") or ""))
+        cmd = parse(text)
     except InputError as exc:
         thread.send([notice(str(exc))])
         return "rejected"
     if cmd.verb not in ("ask", "reply"):
         return run_command(svc, cmd, person, thread, channel=channel, thread=thread.key)
     history = thread_history(svc, channel, thread_ts, before=ts) if event.get("thread_ts") else []
-    return _streamed(svc, cmd, person, history, thread, team_id or person.team_id)
+    if event.get("thread_ts") and not any(turn.role == "user" for turn in history):
+        _title(svc, channel, thread_ts, cmd.arg)  # the first question of an assistant thread
+    notes = [ATTACHMENTS_NOT_READ] if has_files(event) else []
+    return _streamed(svc, cmd, person, history, thread, team_id or person.team_id, notes)
 
 
 def _streamed(svc: SlackService, cmd: Command, person: Person, history: list[Turn], thread: Thread,
-              team_id: str | None) -> str:  # fmt: skip
+              team_id: str | None, notes: list[str]) -> str:  # fmt: skip
     assert cmd.verb in ("ask", "reply")
     channel, thread_ts = thread.channel, thread.thread_ts
     req = Request(cmd.verb, cmd.arg, person, private=cmd.private, channel=channel, history=history,
                   surface="slack-dm", thread=thread.key)  # fmt: skip
-    streamer = Streamer(
-        svc.client, channel=channel, thread_ts=thread_ts, user_id=person.user_id, team_id=team_id
-    )
+    streamer = svc.streamer(channel=channel, thread_ts=thread_ts, user_id=person.user_id, team_id=team_id)
     try:
         draft = svc.draft(req, on_text=streamer)
     except Exception:
         if streamer.ts:  # leave no half answer behind; the boundary posts what went wrong
             streamer.finish([notice("(stopped — see below)")])
         raise
-    streamer.finish(svc.present(draft, req, mode="dm"))
+    streamer.finish(svc.present(draft, req, mode="dm", notes=notes))
     return "degraded" if draft.degraded else "ok"
 
 
@@ -120,8 +140,8 @@ def register(app: AsyncApp, svc: SlackService) -> None:
 
     async def on_dm(body: dict[str, Any]) -> None:
         event = body["event"]
-        if event.get("subtype") or event.get("bot_id") or not event.get("user"):
-            return  # edits, joins, our own messages: nothing to answer
+        if not from_a_person(event, bot_user_id=svc.bot_user_id):
+            return  # edits, joins, bots and our own messages: nothing to answer
         where = Thread(svc.client, str(event["channel"]), str(event.get("thread_ts") or event["ts"]))
         job = svc.job("dm", where, lambda: answer_dm(svc, event, str(body["event_id"]), body.get("team_id")))
         svc.workers.spawn(job)

@@ -24,6 +24,7 @@ class Person:
     email: str | None
     tz: str | None = None
     team_id: str | None = None
+    name: str | None = None  # display name, for mentions of this person in a question
 
     @property
     def known(self) -> bool:
@@ -59,8 +60,13 @@ class Directory:
         else:
             profile = user.get("profile") or {}
             email = None if user.get("is_bot") or user.get("deleted") else profile.get("email")
+            name = profile.get("display_name") or profile.get("real_name") or user.get("name")
             person = Person(
-                user_id, (email or "").strip().lower() or None, user.get("tz"), user.get("team_id")
+                user_id,
+                (email or "").strip().lower() or None,
+                user.get("tz"),
+                user.get("team_id"),
+                name=str(name) if name else None,
             )
             ttl = self._ttl
         with self._lock:

@@ -7,19 +7,21 @@ not use, they alone are told (ephemeral) and offered the same question answered 
 
 from __future__ import annotations
 
-import re
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.assistant import ASK_SOURCES
 from bot.slack.buttons import ButtonValue, offer_button
 from bot.slack.identity import Person
+from bot.slack.inbound import from_a_person, plain_text
 from bot.slack.render import notice
 from bot.slack.service import Request, SlackService
 from bot.slack.targets import Ephemeral, Thread
 
-_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+log = logging.getLogger(__name__)
 PUBLIC_NOTE = "Answered from product docs and public records only, because everyone here can read it."
 PLACEHOLDER = "🔎 Looking into it…"
 MORE_PRIVATELY = ("Your own CRM records may say more about this; I kept them out of this public reply. "
@@ -27,8 +29,9 @@ MORE_PRIVATELY = ("Your own CRM records may say more about this; I kept them out
 TOP_OWN_HITS = 3
 
 
-def question_of(text: str) -> str:
-    return " ".join(_MENTION.sub(" ", text).split())
+def question_of(svc: SlackService, text: str) -> str:
+    """The question as the user wrote it: our own mention dropped, other people's as their names."""
+    return plain_text(text, bot_user_id=svc.bot_user_id, name_of=lambda uid: svc.directory.person(uid).name)
 
 
 def has_more_privately(svc: SlackService, question: str, person: Person, public: set[tuple[str, str]],
@@ -46,7 +49,7 @@ def answer_mention(svc: SlackService, event: dict[str, Any], event_id: str, thre
     if not svc.dedup.first_event(event_id):
         return "duplicate"
     channel, user = str(event["channel"]), str(event["user"])
-    question = question_of(str(event.get("text") or ""))
+    question = question_of(svc, str(event.get("text") or ""))
     if not question:
         thread.send(
             [notice(f"Ask me a question after the mention, or try `{svc.settings.slack_command} help`.")]
@@ -63,15 +66,27 @@ def answer_mention(svc: SlackService, event: dict[str, Any], event_id: str, thre
         offer = ButtonValue(draft.request_id, "ask", "channel", user, private=draft.decision.private,
                             public_only=True, text=question)  # fmt: skip
         actions = {"type": "actions", "elements": [offer_button(offer)]}
-        Ephemeral(svc.client, channel, user, thread.thread_ts).send([notice(MORE_PRIVATELY, extra=[actions])])
+        try:  # an extra: the answer is delivered already, so a failure here is only logged
+            Ephemeral(svc.client, channel, user, thread.thread_ts).send(
+                [notice(MORE_PRIVATELY, extra=[actions])]
+            )
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("could not offer a private answer", extra={"slack_error": _code(exc)})
     return "degraded" if draft.degraded else "ok"
+
+
+def _code(exc: Exception) -> str | None:
+    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else None
 
 
 def register(app: AsyncApp, svc: SlackService) -> None:
     async def on_mention(body: dict[str, Any]) -> None:
         event = body["event"]
+        if not from_a_person(event, bot_user_id=svc.bot_user_id):
+            return
         thread = Thread(svc.client, str(event["channel"]), str(event.get("thread_ts") or event["ts"]))
-        job = svc.job("mention", thread, lambda: answer_mention(svc, event, str(body["event_id"]), thread))
+        job = svc.job("mention", thread, lambda: answer_mention(svc, event, str(body["event_id"]), thread),
+                      asker=str(event["user"]))  # fmt: skip
         svc.workers.spawn(job)
 
     app.event("app_mention")(on_mention)

@@ -2,12 +2,17 @@
 
 Slack's mrkdwn is not Markdown: ``*bold*``, ``_italic_``, ``~strike~``, ``<url|text>`` links, no
 headings, and ``&``, ``<``, ``>`` must be escaped. Code (fenced or inline) is left as it is.
+
+Everything shown passes through :func:`bot.slack.sanitize.clean` first (secrets masked, no pings,
+honest links), then is escaped.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+
+from bot.slack.sanitize import clean
 
 _FENCE = re.compile(r"(```.*?```)", re.DOTALL)
 _INLINE_CODE = re.compile(r"(`[^`\n]+`)")
@@ -25,12 +30,17 @@ _FIGURE = re.compile(
 )
 
 
-def escape(text: str) -> str:
+def _escape_chars(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def escape(text: str) -> str:
+    """Untrusted text (a title, an error message…) as mrkdwn that shows it literally and safely."""
+    return _escape_chars(clean(text))
+
+
 def _convert(text: str) -> str:
-    text = escape(text)
+    text = _escape_chars(text)
     text = _RULE.sub("", text)
     text = _BULLET.sub(lambda m: f"{m.group(1)}• ", text)
     text = _ITALIC.sub(r"_\1_", text)
@@ -41,14 +51,14 @@ def _convert(text: str) -> str:
 
 
 def to_mrkdwn(markdown: str) -> str:
-    """Convert the model's Markdown; fenced and inline code pass through (escaped only)."""
+    """Convert the model's Markdown (sanitised first); code passes through (escaped only)."""
     out: list[str] = []
-    for i, block in enumerate(_FENCE.split(markdown)):
+    for i, block in enumerate(_FENCE.split(clean(markdown))):
         if i % 2:
-            out.append(escape(block))
+            out.append(_escape_chars(block))
             continue
         for j, part in enumerate(_INLINE_CODE.split(block)):
-            out.append(escape(part) if j % 2 else _convert(part))
+            out.append(_escape_chars(part) if j % 2 else _convert(part))
     return "".join(out).strip()
 
 

@@ -77,7 +77,7 @@ def trailer(draft: Draft, *, private_host: str | None, notes: Sequence[str] = ()
     if line and not draft.degraded:
         blocks.append(context(line))
     if draft.unverified:
-        claims = ", ".join(f"`{c.text}`" for c in draft.unverified)
+        claims = ", ".join(f"`{escape(c.text).replace('`', chr(39))}`" for c in draft.unverified)
         blocks.append(context(f"{UNVERIFIED}: {claims}"))
     if draft.degraded:
         blocks.append(context(f"⚠ Degraded answer: {escape(draft.note)}"))
@@ -144,5 +144,8 @@ def render_draft(
 
 
 def notice(text: str, *, extra: Sequence[Block] = ()) -> Message:
-    """A short message: status, help, errors."""
-    return {"text": _cut(text, FALLBACK_CHARS), "blocks": [section(_cut(text, SECTION_CHARS)), *extra]}
+    """A short message: status, help, errors. ``text`` is mrkdwn that may quote untrusted text (an
+    error message, a setting): it is sanitised and escaped here, so notices never ping, link
+    deceptively or show a secret (``*bold*`` and ```code``` still work)."""
+    safe = escape(text)
+    return {"text": _cut(safe, FALLBACK_CHARS), "blocks": [section(_cut(safe, SECTION_CHARS)), *extra]}

@@ -24,7 +24,7 @@ import anyio.to_thread
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -38,6 +38,7 @@ from bot.observability import METRICS, configure_logging, secrets_of
 from bot.slack.app import build_app
 from bot.slack.digest_hooks import start_scheduler
 from bot.slack.instrument import instrument
+from bot.slack.intake import Refused, admit
 from bot.slack.service import SlackService
 from bot.state.rows import utc_now
 
@@ -60,23 +61,28 @@ def check_settings(settings: Settings) -> None:
         )
 
 
-def surface_of(body: bytes) -> str:
-    if body.startswith(b"{"):
+def surface_of(body: str) -> str:
+    if body.startswith("{"):
         return "event"
-    return "interactive" if body.startswith(b"payload=") or b"&payload=" in body else "command"
+    return "interactive" if body.startswith("payload=") or "&payload=" in body else "command"
 
 
 def create_http_app(svc: SlackService, bolt: AsyncApp, *, socket_mode: bool = False) -> Starlette:
     """The ASGI app. In Socket Mode its lifespan opens the websocket (on the server's own loop)."""
-    handler = AsyncSlackRequestHandler(bolt)
+    limit = svc.settings.slack_max_body_bytes
     mode = "socket" if socket_mode else "http"
 
     async def events(request: Request) -> Response:
         started = time.perf_counter()
+        admitted = await admit(request, svc.settings.slack_signing_secret or "", limit=limit)
+        if isinstance(admitted, Refused):
+            METRICS.requests.labels(surface="http", outcome=f"refused_{admitted.status}").inc()
+            log.warning("request refused", extra={"status": admitted.status, "reason": admitted.reason})
+            return admitted.response()
         if request.headers.get("x-slack-retry-num"):
             METRICS.retries.labels(kind="slack_redelivery").inc()
-        response = await handler.handle(request)
-        surface = surface_of(await request.body())
+        response = to_starlette_response(await bolt.async_dispatch(admitted))
+        surface = surface_of(admitted.raw_body)
         METRICS.ack_seconds.labels(surface=surface).observe(time.perf_counter() - started)
         return response
 

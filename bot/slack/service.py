@@ -28,7 +28,8 @@ from bot.slack.dedup import Deduper
 from bot.slack.identity import Directory, Person
 from bot.slack.memory import AnswerMemory, Remembered, SourceView
 from bot.slack.render import Message, render_draft
-from bot.slack.targets import DeliveryError, Target, say
+from bot.slack.stream import AppendBudget, Streamer
+from bot.slack.targets import DeliveryError, Ephemeral, Target, Thread, is_public, say
 from bot.slack.workers import Workers
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ UNKNOWN_USER = (
 )
 STAYS_PRIVATE = ("🔒 This thread went private earlier, so it stays private. "
                  "Start a new thread for a standard-route conversation.")  # fmt: skip
+CHANNEL_FAILURE = "Sorry — I couldn't answer this one (ref {rid})."
 SHORTER_HINT = "\n\n(Answer in at most three short sentences.)"
 SNIPPET_CHARS = 280
 
@@ -77,6 +79,7 @@ class SlackService:
     workers: Workers
     bot_user_id: str | None = None
     started: float = field(default_factory=time.monotonic)
+    stream_budget: AppendBudget = field(default_factory=AppendBudget)
 
     @classmethod
     def build(
@@ -97,6 +100,11 @@ class SlackService:
     def private_host(self) -> str | None:
         private = self.assistant.router.private
         return private.endpoint.host if private else None
+
+    def streamer(self, *, channel: str, thread_ts: str, user_id: str | None, team_id: str | None) -> Streamer:
+        """A stream into a thread, sharing this process's ``chat.appendStream`` budget."""
+        return Streamer(self.client, channel=channel, thread_ts=thread_ts, user_id=user_id, team_id=team_id,
+                        budget=self.stream_budget)  # fmt: skip
 
     # --- the answer pipeline ----------------------------------------------------------------------------
 
@@ -139,8 +147,15 @@ class SlackService:
 
     # --- the error boundary ---------------------------------------------------------------------------
 
-    def job(self, surface: str, target: Target | None, work: Callable[[], str]) -> Callable[[], None]:
-        """A worker-thread job: ``work`` returns its outcome ("ok", "duplicate", …)."""
+    def job(
+        self, surface: str, target: Target | None, work: Callable[[], str], *, asker: str | None = None
+    ) -> Callable[[], None]:
+        """A worker-thread job: ``work`` returns its outcome ("ok", "duplicate", …).
+
+        A failure is told in a new message (never over an answer already delivered). Where others
+        can read it (a channel thread), the message is generic and the details go to ``asker`` alone.
+        Every notice is masked and escaped (:func:`bot.slack.render.notice`).
+        """
 
         def run() -> None:
             started = time.perf_counter()
@@ -150,10 +165,10 @@ class SlackService:
                     outcome = work()
                 except PrivacyError as exc:
                     outcome = "refused"
-                    self._tell(target, f"🔒 {exc}")
+                    self._tell(target, f"🔒 {exc}", rid=rid, asker=asker)
                 except CloserError as exc:
                     outcome = "rejected"
-                    self._tell(target, str(exc))
+                    self._tell(target, str(exc), rid=rid, asker=asker)
                 except (SlackApiError, SlackClientError, DeliveryError, OSError) as exc:
                     outcome = "slack_error"
                     log.error("Slack call failed", extra={"surface": surface, "error": type(exc).__name__,
@@ -176,12 +191,21 @@ class SlackService:
 
         return run
 
-    @staticmethod
-    def _tell(target: Target | None, text: str) -> None:
+    def _tell(
+        self, target: Target | None, text: str, *, rid: str | None = None, asker: str | None = None
+    ) -> None:
+        """Say ``text`` at ``target``; with ``rid``, ``text`` is a detail that in a public thread
+        goes only to ``asker`` (ephemeral), the thread getting a generic line."""
         if target is None:
             return
         try:
-            say(target, text)
+            if rid is not None and is_public(target):
+                assert isinstance(target, Thread)
+                say(target, CHANNEL_FAILURE.format(rid=rid))
+                if asker:
+                    say(Ephemeral(self.client, target.channel, asker, target.thread_ts), text)
+            else:
+                say(target, text)
         except Exception as exc:  # noqa: BLE001 - nothing more can be done; the log has it
             log.error("could not tell the user about a failure", extra={"error": type(exc).__name__})
 
