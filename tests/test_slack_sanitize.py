@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from bot.privacy.secrets import mask_secrets
+from bot.privacy.credentials import mask_credentials
 from bot.slack.inbound import from_a_person, plain_text
 from bot.slack.mrkdwn import escape, to_mrkdwn
 from bot.slack.render import notice
@@ -28,18 +28,18 @@ LIVE = re.compile(r"<[!@#]|<https?://|\[[^\]]*\]\(")  # anything Slack would tur
 @pytest.mark.parametrize("secret", SECRETS)
 def test_credential_shapes_are_masked(secret: str) -> None:
     text = f"Incorrect API key provided: {secret}. Check your settings."
-    masked = mask_secrets(text)
+    masked = mask_credentials(text)
     assert secret not in masked and "[redacted]" in masked and masked.startswith("Incorrect API key")
 
 
 def test_bearer_tokens_passwords_in_urls_and_assignments_are_masked() -> None:
     text = ("auth failed for Authorization: Bearer abc.def-123456 at "
             "postgresql://closer:hunter2pw@db.internal:5432/x?api_key=QWERTY987 password=\"p4ssw0rd!\"")  # fmt: skip
-    masked = mask_secrets(text)
+    masked = mask_credentials(text)
     for secret in ("abc.def-123456", "hunter2pw", "QWERTY987", "p4ssw0rd!"):
         assert secret not in masked
     assert "db.internal:5432" in masked and "postgresql://closer:[redacted]@" in masked
-    assert mask_secrets("Our secret: a great onboarding") == "Our secret: a great onboarding"
+    assert mask_credentials("Our secret: a great onboarding") == "Our secret: a great onboarding"
 
 
 @pytest.mark.parametrize(

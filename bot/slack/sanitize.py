@@ -3,7 +3,7 @@
 Model answers, endpoint error messages and CRM/doc text are untrusted. Before any of it reaches
 Slack — as a final message, a notice, or a streamed chunk — :func:`clean`:
 
-- masks credentials (:func:`bot.privacy.secrets.mask_secrets`);
+- masks credentials (:func:`bot.privacy.credentials.mask_credentials`);
 - turns Slack's control syntax into plain text, so nothing pings anyone or renders as a live
   mention: ``<!channel>``/``<!here>``/``<!everyone>``/``<!subteam^…>`` → ``@channel``…,
   ``<@U…|name>`` → ``@name``, ``<#C…|name>`` → ``#name``, ``<!date^…|text>`` → ``text``;
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from bot.privacy.secrets import mask_secrets
+from bot.privacy.credentials import mask_credentials
 
 SAFE_SCHEMES = ("http", "https", "mailto")
 _SLACK_FORM = re.compile(
@@ -87,7 +87,7 @@ def _md_link(m: re.Match[str]) -> str:
 
 def clean(text: str) -> str:
     """``text`` with secrets masked, Slack control syntax made plain and links made honest."""
-    text = mask_secrets(text)
+    text = mask_credentials(text)
     text = _SLACK_FORM.sub(_slack_form, text)
     text = _MD_LINK.sub(_md_link, text)
     return _AT_WORD.sub("@" + BREAK, text)

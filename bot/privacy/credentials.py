@@ -1,9 +1,10 @@
 """Mask credentials in text that is about to be shown or logged: API keys, tokens, passwords in URLs.
 
 Errors from an endpoint sometimes echo the request's key (``Incorrect API key provided: sk-…``) or a
-URL with a password in it. :func:`mask_secrets` replaces what looks like a credential with
+URL with a password in it. :func:`mask_credentials` replaces what looks like a credential with
 ``[redacted]`` and keeps the rest of the text readable. It matches shapes, not known values, so it
-also catches keys Closer was never told about.
+also catches keys Closer was never told about (the configured values themselves are masked by
+:func:`bot.observability.mask_secrets`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ _ASSIGNED = re.compile(
 )
 
 
-def mask_secrets(text: str) -> str:
+def mask_credentials(text: str) -> str:
     """``text`` with every credential-shaped substring replaced by ``[redacted]``."""
     text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
     text = _URL_USER.sub(rf"\1{REDACTED}@", text)
