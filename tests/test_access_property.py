@@ -6,14 +6,20 @@ embedder a deterministic in-memory fake so hypothesis can run hundreds of cases 
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.config import load_settings
 from bot.identity.viewer import Viewer
+from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.index import ChunkMeta, SearchIndex
 from bot.knowledge.search import HybridSearcher, SearchTuning
 from tests.conftest import HashEmbedder
+from tests.crm_fixtures import write_csv
 
 PEOPLE = [f"rep{i}@x.example" for i in range(6)]
 WORDS = [
@@ -94,3 +100,86 @@ def test_forbidden_rows_do_not_take_top_k_slots() -> None:
         )
         assert [h.source_id for h in hits] == ["ok"], fusion
     assert np.count_nonzero(index.visible(Viewer("other@x.example"))) == 51
+
+
+# --- access follows the parent across partial exports, through the real ingest and store -------------
+
+
+@st.composite
+def access_specs(draw: st.DrawFn) -> dict[str, str]:
+    team = sorted(set(draw(st.lists(st.sampled_from(PEOPLE), max_size=2))))
+    return {"owner_email": draw(st.sampled_from(PEOPLE)), "team": ";".join(team),
+            "visibility": draw(st.sampled_from(["public", "private"]))}  # fmt: skip
+
+
+@st.composite
+def crm_histories(
+    draw: st.DrawFn,
+) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], list[dict[str, dict[str, str]]]]:
+    """Accounts and deals with their access, then partial exports re-granting some of them."""
+    accounts = {f"A{i}": draw(access_specs()) for i in range(draw(st.integers(1, 3)))}
+    deals = {f"D{i}": {"account_id": draw(st.sampled_from(sorted(accounts))), **draw(access_specs())}
+             for i in range(draw(st.integers(0, 3)))}  # fmt: skip
+    changes = []
+    for _ in range(draw(st.integers(1, 3))):
+        keys = draw(
+            st.lists(st.sampled_from(sorted(accounts) + sorted(deals)), min_size=1, max_size=3, unique=True)
+        )
+        changes.append({key: draw(access_specs()) for key in keys})
+    return accounts, deals, changes
+
+
+def _write_parents(
+    folder: Path, accounts: dict[str, dict[str, str]], deals: dict[str, dict[str, str]]
+) -> None:
+    if accounts:
+        write_csv(folder, "accounts", [{"account_id": a, "name": f"Account {a}", **spec}
+                                       for a, spec in accounts.items()])  # fmt: skip
+    if deals:
+        write_csv(folder, "deals", [{"deal_id": d, "name": f"Deal {d}", "stage": "proposal", **spec}
+                                    for d, spec in deals.items()])  # fmt: skip
+
+
+def _expected(viewer: str, spec: dict[str, str]) -> bool:
+    return spec["visibility"] == "public" or viewer in (spec["owner_email"], *spec["team"].split(";"))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=crm_histories())
+def test_children_follow_their_parent_through_partial_exports(
+    history: tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], list[dict[str, dict[str, str]]]],
+) -> None:
+    accounts, deals, changes = history
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        kb = KnowledgeBase.open(load_settings(chroma_path=root / "chroma", index_refresh_seconds=0), EMBEDDER)
+        full = root / "full"
+        _write_parents(full, accounts, deals)
+        write_csv(
+            full, "contacts", [{"contact_id": f"C{a}", "account_id": a, "name": "Pat"} for a in accounts]
+        )
+        write_csv(full, "notes", [{"note_id": f"NA{a}", "account_id": a, "deal_id": "", "body": "account note"}
+                                  for a in accounts] +
+                                 [{"note_id": f"ND{d}", "account_id": "", "deal_id": d, "body": "deal note"}
+                                  for d in deals])  # fmt: skip
+        assert not kb.ingest_crm(full).problems
+        for n, change in enumerate(changes):
+            for key, spec in change.items():
+                if key in accounts:
+                    accounts[key] = spec
+                else:
+                    deals[key] = {"account_id": deals[key]["account_id"], **spec}
+            partial = root / f"partial{n}"
+            _write_parents(partial, {a: accounts[a] for a in change if a in accounts},
+                           {d: deals[d] for d in change if d in deals})  # fmt: skip
+            assert not kb.ingest_crm(partial).problems
+            index = kb.index()
+            for who in [*PEOPLE, "stranger@x.example"]:
+                mask = index.visible(Viewer(who))
+                seen = {m.source_key for m, ok in zip(index.metas, mask, strict=True) if ok}
+                want = {f"account:{a}" for a, s in accounts.items() if _expected(who, s)}
+                want |= {f"contact:C{a}" for a, s in accounts.items() if _expected(who, s)}
+                want |= {f"note:NA{a}" for a, s in accounts.items() if _expected(who, s)}
+                want |= {f"deal:{d}" for d, s in deals.items() if _expected(who, s)}
+                want |= {f"note:ND{d}" for d, s in deals.items() if _expected(who, s)}
+                assert seen == want, who

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from bot.knowledge.crm import read_crm
-from bot.knowledge.records import Access
+from bot.knowledge.records import Access, Parent
 from tests.crm_fixtures import ALICE, BOB, CAROL, small_export, write_csv
 
 
@@ -124,6 +124,32 @@ def test_parents_from_the_store_for_partial_exports(tmp_path: Path) -> None:
         {"note_id": "N9", "account_id": "A1", "deal_id": "D1", "author_email": ALICE, "body": "partial export"},
     ])  # fmt: skip
     stored = Access("private", ALICE, (BOB,))
-    export = read_crm(folder, lookup=lambda kind, pid: (stored, "Acme Expansion") if kind == "deal" else None)
+    parent = Parent(stored, "Acme Expansion", "A1")
+    export = read_crm(folder, lookup=lambda kind, pid: parent if kind == "deal" else None)
     assert not export.problems
     assert export.records[0].access == stored
+
+
+def test_note_on_a_deal_of_another_account_is_a_row_problem(tmp_path: Path) -> None:
+    folder = small_export(tmp_path / "crm")
+    lines = (folder / "notes.csv").read_text().splitlines(keepends=True)
+    (folder / "notes.csv").write_text("".join(lines) + "N9,A2,D1,alice@x.example,,call,Wrong,Mixed up ids\n")
+    export = read_crm(folder)
+    assert [str(p) for p in export.problems] == [
+        f"{folder / 'notes.csv'}:{len(lines) + 1}: deal 'D1' belongs to account 'A1', not 'A2'"
+    ]
+    assert "note:N9" not in {r.key for r in export.records}
+
+
+def test_note_checked_against_a_stored_deal_account(tmp_path: Path) -> None:
+    folder = tmp_path / "crm"
+    write_csv(folder, "notes", [
+        {"note_id": "N9", "account_id": "A2", "deal_id": "D1", "author_email": ALICE, "body": "partial"},
+        {"note_id": "N10", "account_id": "", "deal_id": "D1", "author_email": ALICE, "body": "no account"},
+    ])  # fmt: skip
+    stored = Parent(Access("private", ALICE, (BOB,)), "Acme Expansion", "A1")
+    export = read_crm(folder, lookup=lambda kind, pid: stored if kind == "deal" else None)
+    assert [str(p) for p in export.problems] == [
+        f"{folder / 'notes.csv'}:2: deal 'D1' belongs to account 'A1', not 'A2'"
+    ]
+    assert [(r.source_id, r.account_id) for r in export.records] == [("N10", "A1")]

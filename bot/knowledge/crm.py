@@ -31,15 +31,15 @@ from bot.knowledge.crm_stages import STAGES, StageTable, closer_stage, stage_tab
 from bot.knowledge.csv_text import DELIMITERS, DecodeError, decode, find_delimiter, header_key
 from bot.knowledge.dates import DateError, parse_date
 from bot.knowledge.problems import Problem
-from bot.knowledge.records import Access, Chunk, Record, SourceType, Visibility, chunk_id
+from bot.knowledge.records import Access, Chunk, Parent, Record, SourceType, Visibility, chunk_id
 
 COLUMNS = FIELDS  # Closer's own CSV columns, per file
 SOURCE_TYPE: dict[str, SourceType] = {
     "accounts": "account", "deals": "deal", "contacts": "contact", "notes": "note",
 }  # fmt: skip
 
-# Looks up access already in the store for a parent not in this export: (source_type, id) -> Access.
-ParentLookup = Callable[[SourceType, str], "tuple[Access, str] | None"]
+# Looks up an account or deal already in the store for a child whose parent is not in this export.
+ParentLookup = Callable[[SourceType, str], "Parent | None"]
 
 
 class RowError(ValueError):
@@ -149,21 +149,19 @@ class _Builder:
         self.stages = stages
         self.owners = owners  # None in Closer's own format, where owners are emails already
         self.mapped = owners is not None
-        self.accounts: dict[str, tuple[Access, str]] = {}  # id -> (access, name)
-        self.deals: dict[str, tuple[Access, str, str]] = {}  # id -> (access, name, account_id)
+        self.accounts: dict[str, Parent] = {}
+        self.deals: dict[str, Parent] = {}
 
-    def _parent(self, kind: SourceType, pid: str) -> tuple[Access, str] | None:
-        if kind == "account" and pid in self.accounts:
-            return self.accounts[pid]
-        if kind == "deal" and pid in self.deals:
-            access, name, _ = self.deals[pid]
-            return access, name
+    def _parent(self, kind: SourceType, pid: str) -> Parent | None:
+        exported = self.accounts if kind == "account" else self.deals
+        if pid in exported:
+            return exported[pid]
         return self.lookup(kind, pid) if self.lookup else None
 
     def account(self, row: dict[str, str]) -> Record:
         aid, name = row["account_id"], row["name"].strip() or row["account_id"]
         access = _access(row)
-        self.accounts[aid] = (access, name)
+        self.accounts[aid] = Parent(access, name, aid)
         text = (
             f"Account: {name}\nIndustry: {row['industry']} · Region: {row['region']}"
             f"\nOwner: {access.owner or 'unassigned'}"
@@ -188,10 +186,10 @@ class _Builder:
         fields["close_date"] = _check_date(row["close_date"], "close_date", self.options)
         fields["updated_at"] = _check_date(row["updated_at"], "updated_at", self.options, with_time=True)
         access, name = _access(row), row["name"].strip() or did
-        self.deals[did] = (access, name, aid)
+        self.deals[did] = Parent(access, name, aid)
         money = _money(fields["amount"], currency)
         text = (
-            f"Deal: {name} — {parent[1]}\nStage: {stage} · Amount: {money}"
+            f"Deal: {name} — {parent.title}\nStage: {stage} · Amount: {money}"
             f" · Close date: {fields['close_date'] or 'not set'}\nOwner: {access.owner or 'unassigned'}"
             f"\nNext step: {row['next_step'].strip() or 'none recorded'}"
         )
@@ -209,12 +207,12 @@ class _Builder:
             raise RowError(f"account {aid!r} is not in this export or the store")
         name = row["name"].strip() or cid
         text = (
-            f"Contact: {name}, {row['title'].strip() or 'no title'} at {parent[1]}"
+            f"Contact: {name}, {row['title'].strip() or 'no title'} at {parent.title}"
             f"\nEmail: {row['email'].strip() or 'none'} · Phone: {row['phone'].strip() or 'none'}"
         )
-        title = f"{name} ({parent[1]})"
+        title = f"{name} ({parent.title})"
         return Record(
-            "contact", cid, title, parent[0], _one_chunk("contact", cid, text), account_id=aid, fields=row
+            "contact", cid, title, parent.access, _one_chunk("contact", cid, text), account_id=aid, fields=row
         )
 
     def note(self, row: dict[str, str], *, max_words: int) -> Record:
@@ -230,13 +228,14 @@ class _Builder:
             parent = self._parent("deal", did)
             if parent is None:
                 raise RowError(f"deal {did!r} is not in this export or the store")
-            if not aid and did in self.deals:
-                aid = self.deals[did][2]
+            if aid and parent.account_id and aid != parent.account_id:
+                raise RowError(f"deal {did!r} belongs to account {parent.account_id!r}, not {aid!r}")
+            aid = aid or parent.account_id
         else:
             parent = self._parent("account", aid)
             if parent is None:
                 raise RowError(f"account {aid!r} is not in this export or the store")
-        access, about = parent
+        access, about = parent.access, parent.title
         kind = row["kind"].strip() or "note"
         subject = row["subject"].strip()
         title = f"{subject or kind.capitalize() + ' note'} — {about}"
@@ -441,4 +440,4 @@ def _read_file(source: _Source, builder: _Builder, out: CrmExport, *, max_words:
         out.problems.append(Problem(str(path), None, f"is not valid CSV ({exc})"))
 
 
-__all__ = ["COLUMNS", "STAGES", "CrmExport", "ParentLookup", "read_crm"]
+__all__ = ["COLUMNS", "STAGES", "CrmExport", "Parent", "ParentLookup", "read_crm"]

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from bot.knowledge.embedder import Embedder
 from bot.knowledge.problems import Problem
 from bot.knowledge.records import Record, SourceType
-from bot.knowledge.store import ChunkStore
+from bot.knowledge.store import ChunkStore, access_meta
 
 BATCH_CHUNKS = 64
 
@@ -76,16 +76,22 @@ def ingest(
     report = IngestReport(problems=list(problems))
     previous = store.sources(kinds)
     todo: list[Record] = []
+    regranted: list[Record] = []  # same text, new access: a metadata rewrite, nothing to embed
     for record in records:
         state = previous.get(record.key)
         if state is not None and state.complete and state.content_hash == record.content_hash:
-            report.unchanged += 1
+            if state.access == access_meta(record.access):
+                report.unchanged += 1
+            else:
+                regranted.append(record)
+                report.updated += 1
             continue
         todo.append(record)
         if state is None:
             report.added += 1
         else:
             report.updated += 1
+    store.set_access(regranted, previous)
     total = sum(len(r.chunks) for r in todo)
     with tqdm(total=total, unit="chunk", desc="embedding", disable=not progress or total == 0) as bar:
         for batch in _batches(todo, BATCH_CHUNKS):
@@ -94,6 +100,9 @@ def ingest(
             store.write(batch, vectors, previous)
             report.chunks += len(texts)
             bar.update(len(texts))
+    # Children stored by earlier ingests follow their parent's access, changed or not (this also
+    # repairs a store written before access was propagated).
+    inherited = store.inherit_access([r for r in records if r.source_type in ("account", "deal")])
     if prune:
         if report.problems:
             # A skipped row is not a deleted record: never prune on a partial reading.
@@ -103,7 +112,7 @@ def ingest(
             gone = [state for key, state in previous.items() if key not in present]
             store.delete(gone)
             report.removed = len(gone)
-    if todo or report.removed:
+    if todo or regranted or inherited or report.removed:
         store.bump_generation()
     report.seconds = time.perf_counter() - started
     return report

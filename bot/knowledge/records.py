@@ -31,6 +31,31 @@ PUBLIC = Access(visibility="public")
 
 
 @dataclass(frozen=True)
+class Parent:
+    """What a child record takes from a stored or exported account or deal."""
+
+    access: Access
+    title: str
+    account_id: str = ""  # a deal's account; an account's own id
+
+
+def access_parent(source_type: str, deal_id: str, account_id: str) -> str | None:
+    """Key of the record whose access this one inherits, or None when it carries its own.
+
+    The contract: contacts take their account's access; notes take their deal's, or their
+    account's when they have no deal. Readers and the ingest both resolve inheritance with this.
+    """
+    if source_type == "contact" and account_id:
+        return f"account:{account_id}"
+    if source_type == "note":
+        if deal_id:
+            return f"deal:{deal_id}"
+        if account_id:
+            return f"account:{account_id}"
+    return None
+
+
+@dataclass(frozen=True)
 class Chunk:
     """One searchable piece of a record; ``text`` already carries the record's title and key fields."""
 
@@ -60,10 +85,10 @@ class Record:
 
     @property
     def content_hash(self) -> str:
-        """Changes whenever anything stored for this record would change (text, access, fields)."""
+        """Changes whenever the record's text or fields change; access is compared on its own, so a
+        team change rewrites metadata only, never re-embeds."""
         payload = {
             "title": self.title,
-            "access": [self.access.visibility, self.access.readers],
             "deal_id": self.deal_id,
             "account_id": self.account_id,
             "updated_at": self.updated_at,

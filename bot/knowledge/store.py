@@ -24,10 +24,11 @@ import numpy as np
 from bot.config import Settings
 from bot.errors import StoreBusyError, StoreError
 from bot.knowledge.index import ChunkMeta
-from bot.knowledge.records import Access, Record, SourceType, Visibility
+from bot.knowledge.records import Access, Parent, Record, SourceType, Visibility, access_parent
 
 COLLECTION = "closer_chunks"
 PAGE = 1000  # rows a get() returns: smaller pages keep the transient memory of a load down
+IN_LIST = 500  # ids per "$in" filter: SQLite caps the variables of one statement
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class SourceState:
     content_hash: str
     chunk_ids: tuple[str, ...]
     complete: bool
+    access: dict[str, str] | None = None  # the access fields all chunks carry; None when they differ
 
 
 def open_client(settings: Settings) -> Any:
@@ -87,6 +89,15 @@ def writer_lock(settings: Settings) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock, also when the process dies
 
 
+def access_meta(access: Access) -> dict[str, str]:
+    """The metadata fields that say who may read a chunk."""
+    return {"visibility": access.visibility, "owner": access.owner, "readers": ";".join(access.readers)}
+
+
+def _access_of(meta: dict[str, Any]) -> dict[str, str]:
+    return {key: str(meta.get(key, "")) for key in ("visibility", "owner", "readers")}
+
+
 def _meta_of(record: Record, position: int, n_chunks: int) -> dict[str, str | int]:
     meta: dict[str, str | int] = {
         "source_type": record.source_type,
@@ -95,9 +106,7 @@ def _meta_of(record: Record, position: int, n_chunks: int) -> dict[str, str | in
         "title": record.title,
         "deal_id": record.deal_id,
         "account_id": record.account_id,
-        "visibility": record.access.visibility,
-        "owner": record.access.owner,
-        "readers": ";".join(record.access.readers),
+        **access_meta(record.access),
         "updated_at": record.updated_at,
         "content_hash": record.content_hash,
         "n_chunks": n_chunks,
@@ -159,17 +168,18 @@ class ChunkStore:
     def sources(self, kinds: Sequence[SourceType]) -> dict[str, SourceState]:
         """State of every stored record of the given source types, keyed by ``type:id``."""
         where = {"source_type": {"$in": list(kinds)}}
-        seen: dict[str, tuple[str, list[str], int, bool]] = {}
+        seen: dict[str, tuple[str, list[str], int, bool, dict[str, str] | None]] = {}
         for page in self._pages(where, ["metadatas"]):
             for cid, meta in zip(page["ids"], page["metadatas"], strict=True):
                 key = str(meta["source_key"])
-                digest, ids, _, same = seen.get(key, (str(meta["content_hash"]), [], 0, True))
+                access = _access_of(meta)
+                digest, ids, _, same, first = seen.get(key, (str(meta["content_hash"]), [], 0, True, access))
                 ids.append(cid)
                 same = same and digest == meta["content_hash"]
-                seen[key] = (digest, ids, int(meta["n_chunks"]), same)
+                seen[key] = (digest, ids, int(meta["n_chunks"]), same, first if first == access else None)
         return {
-            key: SourceState(digest, tuple(ids), same and len(ids) == declared)
-            for key, (digest, ids, declared, same) in seen.items()
+            key: SourceState(digest, tuple(ids), same and len(ids) == declared, access)
+            for key, (digest, ids, declared, same, access) in seen.items()
         }
 
     def write(self, records: Sequence[Record], vectors: np.ndarray, previous: dict[str, SourceState]) -> None:
@@ -189,13 +199,59 @@ class ChunkStore:
         if stale:
             self._col.delete(ids=stale)
 
+    def set_access(self, records: Sequence[Record], previous: dict[str, SourceState]) -> None:
+        """Rewrite who may read ``records`` (already stored with their current text): metadata only."""
+        ids: list[str] = []
+        metas: list[dict[str, str]] = []
+        for record in records:
+            wanted = access_meta(record.access)
+            ids += previous[record.key].chunk_ids
+            metas += [wanted] * len(previous[record.key].chunk_ids)
+        self._update(ids, metas)
+
+    def inherit_access(self, parents: Sequence[Record]) -> int:
+        """Give the stored children of ``parents`` (accounts, deals) their parent's access.
+
+        Contacts and notes carry a copy of their parent's access, so a partial export that changes
+        only a deal or an account must reach them too (:func:`records.access_parent` is the rule).
+        Returns how many chunks changed.
+        """
+        wanted = {r.key: access_meta(r.access) for r in parents if r.source_type in ("account", "deal")}
+        accounts = [r.source_id for r in parents if r.source_type == "account"]
+        deals = [r.source_id for r in parents if r.source_type == "deal"]
+        of_account = {
+            "$or": [{"source_type": "contact"}, {"$and": [{"source_type": "note"}, {"deal_id": ""}]}]
+        }
+        wheres: list[dict[str, Any]] = []
+        for start in range(0, len(accounts), IN_LIST):
+            wheres.append({"$and": [of_account, {"account_id": {"$in": accounts[start : start + IN_LIST]}}]})
+        for start in range(0, len(deals), IN_LIST):
+            wheres.append(
+                {"$and": [{"source_type": "note"}, {"deal_id": {"$in": deals[start : start + IN_LIST]}}]}
+            )
+        changed: dict[str, dict[str, str]] = {}
+        for where in wheres:
+            for page in self._pages(where, ["metadatas"]):
+                for cid, meta in zip(page["ids"], page["metadatas"], strict=True):
+                    parent = access_parent(str(meta["source_type"]), str(meta.get("deal_id", "")),
+                                           str(meta.get("account_id", "")))  # fmt: skip
+                    if parent in wanted and _access_of(meta) != wanted[parent]:
+                        changed[cid] = wanted[parent]
+        self._update(list(changed), list(changed.values()))
+        return len(changed)
+
+    def _update(self, ids: list[str], metas: list[dict[str, str]]) -> None:
+        # Chroma merges the given keys into each chunk's metadata; texts and vectors stay as they are.
+        for start in range(0, len(ids), PAGE):
+            self._col.update(ids=ids[start : start + PAGE], metadatas=metas[start : start + PAGE])
+
     def delete(self, states: Sequence[SourceState]) -> None:
         ids = [cid for state in states for cid in state.chunk_ids]
         for start in range(0, len(ids), PAGE):
             self._col.delete(ids=ids[start : start + PAGE])
 
-    def parent(self, kind: SourceType, source_id: str) -> tuple[Access, str] | None:
-        """Access and title of a stored account or deal, for the notes and contacts of a partial export."""
+    def parent(self, kind: SourceType, source_id: str) -> Parent | None:
+        """A stored account or deal, for the notes and contacts of a partial export."""
         page = self._col.get(where={"source_key": f"{kind}:{source_id}"}, include=["metadatas"], limit=1)
         if not page["ids"]:
             return None
@@ -203,7 +259,7 @@ class ChunkStore:
         readers = tuple(r for r in str(meta.get("readers", "")).split(";") if r)
         visibility: Visibility = "public" if meta["visibility"] == "public" else "private"
         access = Access(visibility, owner=str(meta.get("owner", "")), team=readers)
-        return access, str(meta["title"])
+        return Parent(access, str(meta["title"]), str(meta.get("account_id", "")))
 
     def load(self) -> tuple[list[ChunkMeta], list[str], np.ndarray]:
         """Everything the search index needs, in one pass over the collection."""
