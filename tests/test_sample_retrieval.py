@@ -56,7 +56,27 @@ def test_quality_floors(result: LabeledResult) -> None:
     assert result.overall["ndcg@10"] >= 0.72
     assert result.overall["recall@100"] >= 0.95
     assert result.by_kind["doc"]["recall@10"] >= 0.9
-    assert result.by_kind["paraphrase"]["recall@10"] >= 0.5  # the known ceiling of a small embedder
+    assert result.by_kind["paraphrase"]["ndcg@10"] >= 0.55  # 0.32 before expansion + parent propagation
+    assert result.by_kind["paraphrase"]["recall@10"] >= 0.75
+
+
+def test_held_out_paraphrases_hold(kb: KnowledgeBase) -> None:
+    # Written before the levers were built and never tuned on (docs/benchmarks.md): 0.63 before them.
+    held = score_labeled(kb, load_labeled(SAMPLE_DIR / "queries_heldout.jsonl"))
+    assert held.by_kind["paraphrase"]["ndcg@10"] >= 0.70
+    assert held.leaks == []
+
+
+def test_the_readme_question_finds_halvorsens_discount_note_first(kb: KnowledgeBase) -> None:
+    # Issue 11 point 11: the policy doc and the battlecard used to outrank the account's own notes
+    # because the account's name is taken out of the BM25 query. A named account now counts as a full
+    # match of its account record, and its records gain from it (bot/knowledge/hierarchy.py).
+    hits = kb.search(
+        "what discount did Halvorsen ask for?", viewer=kb.viewer("maya.okafor@brindlewood.example")
+    )
+    top = hits[0]
+    assert (top.source_type, top.account_id) == ("note", "ACC-001"), [h.source_id for h in hits[:3]]
+    assert "discount" in top.text.lower()
 
 
 def test_exact_ids_and_paraphrases(kb: KnowledgeBase) -> None:

@@ -83,9 +83,23 @@ class LexicalIndex:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for ``query`` (zeros when no query word is in the corpus)."""
+        return self.scores_of_tokens(tokenize(query))
+
+    def idf(self, tokens: Sequence[str]) -> dict[str, float]:
+        """BM25 inverse document frequency of each distinct token (0 for words not in the corpus)."""
+        vocab, indptr = self._bm25.vocab_dict, self._bm25.scores.get("indptr") if self._size else None
+        out: dict[str, float] = {}
+        for tok in tokens:
+            tid = vocab.get(tok) if indptr is not None else None
+            df = int(indptr[tid + 1] - indptr[tid]) if tid is not None and indptr is not None else 0
+            out[tok] = float(np.log(1 + (self._size - df + 0.5) / (df + 0.5))) if df else 0.0
+        return out
+
+    def scores_of_tokens(self, tokens: Sequence[str]) -> np.ndarray:
+        """BM25 score of every text for already tokenized query words."""
         if self._size == 0:
             return np.zeros(0, np.float32)
-        ids = self._bm25.get_tokens_ids(tokenize(query))
+        ids = self._bm25.get_tokens_ids(list(tokens))
         if not ids:
             return np.zeros(self._size, np.float32)
         return np.asarray(self._bm25.get_scores_from_ids(ids), np.float32)

@@ -20,8 +20,12 @@ import numpy as np
 
 from bot.identity.viewer import Viewer
 from bot.knowledge.embedder import Embedder
+from bot.knowledge.expansion import expansion_tokens
+from bot.knowledge.fields import boost_title_matches
+from bot.knowledge.hierarchy import propagate_parents
 from bot.knowledge.index import SearchIndex
-from bot.knowledge.lexical import identifiers
+from bot.knowledge.lexical import identifiers, tokenize
+from bot.knowledge.prf import feedback_terms, rocchio
 
 Fusion = Literal["bm25", "dense", "rrf", "convex"]
 RRF_K = 60
@@ -65,6 +69,15 @@ class SearchTuning:
     structure: bool = True  # identifier routing, entity scoping, overviews
     identifier_max_sources: int = 10  # a token found in more records than this identifies nothing
     identifier_boost: float = 2.0  # added to fused scores in [0, 1]: 2.0 puts exact matches first
+    # Levers for paraphrased questions (docs/retrieval.md), defaults picked on the sample's tuning queries:
+    expansion_weight: float = 0.5  # weight of the sales-vocabulary BM25 query (bot/knowledge/expansion.py)
+    account_weight: float = 0.3  # a record gains this × its account record's fused score (hierarchy.py)
+    deal_weight: float = 0.3  # ... and this × its deal record's fused score
+    title_weight: float = 0.0  # up to this when the title holds the query's words (fields.py; off: no gain)
+    prf_docs: int = 0  # pseudo-relevance feedback from the first pass's top rows (prf.py; off: no gain)
+    prf_terms: int = 0  # RM3-style: this many feedback words as an extra BM25 query ...
+    prf_term_weight: float = 0.3  # ... at this weight
+    prf_weight: float = 0.0  # Rocchio: the query vector moves this far toward the rows' centroid
 
 
 def _top(rows: np.ndarray, scores: np.ndarray, n: int, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -163,8 +176,9 @@ class HybridSearcher:
         """Fused score per row, over the rows ``mask`` allows."""
         t = self.tuning
         lexical_query = query
+        named: list[str] = []
         if t.structure:
-            scoped, lexical_query = self._scope(index, query, mask)
+            scoped, lexical_query, named = self._scope(index, query, mask)
             if scoped is not None:
                 if _OVERVIEW.search(query):
                     return self._overview(index, scoped, mask)
@@ -172,23 +186,45 @@ class HybridSearcher:
         rows = np.flatnonzero(mask)
         if len(rows) == 0:
             return {}
-        fused = self._fuse(index, query, lexical_query, rows, k, embedder or self._embedder)
+        lq = lexical_query or query
+        lex = self._lexical(index, lq) if t.fusion != "dense" else None
+        qvec = (embedder or self._embedder).embed([query])[0] if t.fusion != "bm25" else None
+        fused = self._fuse(index, rows, k, lex, qvec)
+        if t.prf_docs > 0 and (t.prf_terms > 0 or t.prf_weight > 0) and fused:
+            top = sorted(fused.items(), key=lambda pair: -pair[1])[: t.prf_docs]
+            if lex is not None and t.prf_terms > 0:
+                terms = feedback_terms(index, top, t.prf_terms, exclude=set(tokenize(lq)))
+                lex = lex + t.prf_term_weight * index.lexical.scores_of_tokens(terms) if terms else lex
+            if qvec is not None and t.prf_weight > 0:
+                qvec = rocchio(index, qvec, [row for row, _ in top], t.prf_weight)
+            fused = self._fuse(index, rows, k, lex, qvec)
         if t.structure:
             self._route_identifiers(index, query, mask, fused)
+            if t.title_weight > 0:
+                boost_title_matches(index, fused, tokenize(lexical_query or query), t.title_weight)
+            if t.account_weight > 0 or t.deal_weight > 0:
+                propagate_parents(index, fused, account=t.account_weight, deal=t.deal_weight, named=named)
         return fused
 
+    def _lexical(self, index: SearchIndex, lexical_query: str) -> np.ndarray:
+        """BM25 of every row: the question, plus the sales-vocabulary expansion at its lower weight."""
+        lex = index.lexical.scores(lexical_query)
+        extra = expansion_tokens(lexical_query) if self.tuning.expansion_weight > 0 else []
+        if extra:
+            lex = lex + self.tuning.expansion_weight * index.lexical.scores_of_tokens(extra)
+        return lex
+
     def _fuse(
-        self, index: SearchIndex, query: str, lexical_query: str, rows: np.ndarray, k: int, embedder: Embedder
+        self, index: SearchIndex, rows: np.ndarray, k: int, lex: np.ndarray | None, qvec: np.ndarray | None
     ) -> dict[int, float]:
         t = self.tuning
         n = max(t.candidates, k)
         lists: list[tuple[np.ndarray, np.ndarray, float]] = []
-        if t.fusion != "dense":
-            lex = index.lexical.scores(lexical_query or query)[rows]
-            hit = lex > 0
-            lists.append((*_top(rows[hit], lex[hit], n, index.source_codes), 1.0 - t.dense_weight))
-        if t.fusion != "bm25":
-            qvec = embedder.embed([query])[0]
+        if lex is not None:
+            visible = lex[rows]
+            hit = visible > 0
+            lists.append((*_top(rows[hit], visible[hit], n, index.source_codes), 1.0 - t.dense_weight))
+        if qvec is not None:
             lists.append((*_top(rows, index.dense_scores(qvec, rows), n, index.source_codes), t.dense_weight))
         fused: dict[int, float] = {}
         for top_rows, top_scores, weight in lists:
@@ -204,8 +240,11 @@ class HybridSearcher:
 
     # --- structure ----------------------------------------------------------------------------------------
 
-    def _scope(self, index: SearchIndex, query: str, mask: np.ndarray) -> tuple[np.ndarray | None, str]:
-        """Rows of the visible accounts the query names (plus docs), and the query without the names."""
+    def _scope(
+        self, index: SearchIndex, query: str, mask: np.ndarray
+    ) -> tuple[np.ndarray | None, str, list[str]]:
+        """Rows of the visible accounts the query names (plus docs), the query without the names, and
+        the ids of the named accounts."""
         visible = tuple((account_id, name) for account_id, name, row in index.accounts() if mask[row])
         # Only visible accounts: a hidden account's name must not shape (or reveal) anything.
         remaining = query
@@ -217,11 +256,11 @@ class HybridSearcher:
                     remaining = pattern.sub(" ", remaining)
                     break
         if not named:
-            return None, query
+            return None, query, []
         scoped = index.docs.copy()
         for account_id in named:
             scoped[index.rows_of_account(account_id)] = True
-        return scoped, remaining
+        return scoped, remaining, named
 
     def _route_identifiers(
         self, index: SearchIndex, query: str, mask: np.ndarray, fused: dict[int, float]
