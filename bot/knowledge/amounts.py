@@ -19,6 +19,8 @@ from typing import Literal
 
 DecimalMark = Literal[".", ","]
 _SPACES = " \u00a0\u202f\u2009'’"  # space, no-break space, narrow no-break space, thin space, apostrophes
+_PLAIN = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
+_EXPONENT = re.compile(r"[\d.,]*\d[\d.,]*e[+-]?\d+")
 _CODE = re.compile(r"^([A-Z]{3})\s*(.*)$|^(.*?)\s*([A-Z]{3})$")
 
 
@@ -65,12 +67,14 @@ def parse_amount(value: str, decimal: DecimalMark | None = None) -> tuple[str, s
     text = value.strip(_SPACES + "\t")
     if not text:
         return "", ""
+    if len(text) <= 20 and _PLAIN.fullmatch(text) and (decimal != "," or text.isdigit()):
+        return text, ""  # 120000, 1000.5, 1000.50: the common case, read the same in every convention
     text, code = _strip_currency(text)
     sign = ""
     if text and text[0] in "-+−":
         sign, text = ("-" if text[0] != "+" else ""), text[1:].strip(_SPACES)
     lowered = text.lower()
-    if lowered in ("nan", "inf", "infinity") or re.fullmatch(r"[\d.,]*\d[\d.,]*e[+-]?\d+", lowered):
+    if lowered in ("nan", "inf", "infinity") or _EXPONENT.fullmatch(lowered):
         raise AmountError("is not a finite plain number")
     if not any(c.isdigit() for c in text):
         raise AmountError("is not a number")

@@ -21,9 +21,12 @@ BUILTIN_MAPS = Path(__file__).resolve().parent / "crm_maps"
 StageTable = Mapping[str, str]  # stage_key(label) -> Closer stage
 
 
+_PUNCTUATION = re.compile(r"[\W_]+")
+
+
 def stage_key(label: str) -> str:
     """``"Closed Won"``, ``"closed-won"``, ``"closedwon"`` and ``"closed_won"`` all give ``closedwon``."""
-    return re.sub(r"[\W_]+", "", label.casefold())
+    return _PUNCTUATION.sub("", label.casefold())
 
 
 def stage_table(labels: Mapping[str, str]) -> dict[str, str]:
