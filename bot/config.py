@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     slack_max_body_bytes: int = Field(
         1_048_576, ge=4096, le=64 * 1_048_576, description="larger requests to /slack/events get 413 unread"
     )
+    slack_history_seconds: float = Field(
+        3600.0, ge=0, le=86_400, description="how long a thread's recent standard-route turns stay in memory"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("log_level", mode="before")

@@ -67,6 +67,9 @@ class Metrics:
                                     ["kind"], registry=r)  # fmt: skip
         self.digests_sent = Counter("closer_digests_sent", "Deal digests delivered, by outcome",
                                     ["outcome"], registry=r)  # fmt: skip
+        self.thread_history = Counter("closer_thread_history", "Follow-ups' thread history, by source (new, "
+                                      "memory, slack) or why it was left out (rate_limited, unavailable)",
+                                      ["source"], registry=r)  # fmt: skip
         self.in_flight = Gauge("closer_in_flight", "Slack requests acknowledged and still being answered",
                                registry=r)  # fmt: skip
 

@@ -10,7 +10,6 @@ import json
 import pytest
 
 from bot.slack import buttons as b
-from tests.fake_slack import BOT_ID
 from tests.slack_fixtures import MARKER, Harness, mention, text_of
 from tests.slack_fixtures import crm_fixture as crm_fixture  # the crm fixture
 from tests.slack_fixtures import harness_fixture as harness_fixture  # the h fixture
@@ -105,17 +104,14 @@ def test_assistant_pane_prompts_status_stream_and_thread_history(h: Harness) -> 
     assert update.params["ts"] == stop.params["ts"]  # the streamed message becomes the checked answer
     assert any(blk["type"] == "actions" for blk in update.params["blocks"])
 
-    # A follow-up in the same thread, without mentioning anyone: the thread is the history.
-    h.fake.threads[thread["thread_ts"]] = [
-        {"user": "UALICE", "text": first["text"], "ts": first["ts"]},
-        {"user": "UBOT", "bot_id": BOT_ID, "text": "Acme asked for 15% off [1].", "ts": "1700000302.000100"},
-        {"user": "UALICE", "text": "Which PO is that?", "ts": "1700000303.000100"},
-    ]
+    # A follow-up in the same thread, without mentioning anyone: the thread is the history (kept in
+    # memory from the turns Closer took part in: no conversations.replies call).
     h.driver.event({**first, "text": "Which PO is that?", "ts": "1700000303.000100"})
     h.fake.wait_calls("chat.stopStream", 2)
     assert len(h.fake.calls_to("chat.postMessage")) == greeted  # streamed and updated, never re-posted
     last = h.prompt(h.std)
-    assert MARKER in last and "Acme asked for 15% off" in last and "Which PO is that?" in last
+    assert MARKER in last and "Acme asked for **15%** off" in last and "Which PO is that?" in last
+    assert h.fake.calls_to("conversations.replies") == []
 
 
 def test_a_top_level_dm_is_answered_in_its_thread(h: Harness) -> None:

@@ -81,6 +81,16 @@ def web_client(token: str, base_url: str) -> WebClient:
     return WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers())
 
 
+def no_wait_client(token: str, base_url: str) -> WebClient:
+    """For calls with a fallback (thread history): a rate limit is an answer, never a wait — Slack's
+    ``Retry-After`` for ``conversations.replies`` can be a minute."""
+    handlers: list[RetryHandler] = [
+        _Connection(max_retry_count=RETRIES),
+        _ServerError(max_retry_count=RETRIES),
+    ]
+    return WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, retry_handlers=handlers)
+
+
 def async_web_client(token: str, base_url: str) -> AsyncWebClient:
     """Bolt's own client (auth.test, Socket Mode's apps.connections.open, quick calls on the loop)."""
     return AsyncWebClient(

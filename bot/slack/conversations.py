@@ -1,7 +1,8 @@
 """Direct messages and the assistant pane: suggested prompts, "is thinking…", a streamed answer.
 
 Every DM is answered in its thread, and a follow-up in that thread is answered with the thread so
-far as history (``conversations.replies`` → the core's turns), without mentioning the bot again.
+far as history (:mod:`bot.slack.history`: recent turns kept in memory, else read from Slack), without
+mentioning the bot again.
 Bolt's ``Assistant`` middleware takes threaded DMs (the pane's threads included); top-level DMs
 come through the plain ``message`` listener and start a thread. The same command words as the
 slash command work here too (``followup …``, ``private on`` …).
@@ -18,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from bot.drafting.history import Turn
 from bot.errors import InputError
 from bot.slack.commands import run_command
+from bot.slack.history import HISTORY_UNREAD, History, Said, just_after
 from bot.slack.identity import Person
 from bot.slack.inbound import ATTACHMENTS_NOT_READ, ONLY_ATTACHMENTS, from_a_person, has_files, plain_text
 from bot.slack.parse import Command, parse
@@ -35,22 +37,8 @@ PROMPTS = [
     {"title": "Private mode", "message": "private status"},
     {"title": "What can you do?", "message": "help"},
 ]
-HISTORY_MESSAGES = 50
 LOADING = ["Searching your CRM records…", "Reading the product docs…", "Checking the sources…"]
 TITLE_CHARS = 80
-
-
-def thread_history(svc: SlackService, channel: str, thread_ts: str, *, before: str) -> list[Turn]:
-    """The thread's messages before ``before`` as turns: the bot's are the assistant's."""
-    resp = svc.client.conversations_replies(channel=channel, ts=thread_ts, limit=HISTORY_MESSAGES)
-    turns: list[Turn] = []
-    for m in resp.get("messages") or []:
-        text = str(m.get("text") or "").strip()
-        if not text or float(m.get("ts", 0)) >= float(before):
-            continue
-        mine = bool(m.get("bot_id")) or (svc.bot_user_id is not None and m.get("user") == svc.bot_user_id)
-        turns.append(Turn("assistant" if mine else "user", text))
-    return turns
 
 
 def _status(svc: SlackService, channel: str, thread_ts: str, status: str) -> None:
@@ -92,18 +80,22 @@ def answer_dm(svc: SlackService, event: dict[str, Any], event_id: str, team_id: 
         return "rejected"
     if cmd.verb not in ("ask", "reply"):
         return run_command(svc, cmd, person, thread, channel=channel, thread=thread.key)
-    history = thread_history(svc, channel, thread_ts, before=ts) if event.get("thread_ts") else []
-    if event.get("thread_ts") and not any(turn.role == "user" for turn in history):
-        _title(svc, channel, thread_ts, cmd.arg)  # the first question of an assistant thread
+    history = None  # a top-level DM starts its thread
+    if event.get("thread_ts"):
+        history = svc.history.before(thread.key, channel, thread_ts, ts, bot_user_id=svc.bot_user_id)
+        if not history.unread and not any(turn.role == "user" for turn in history.turns):
+            _title(svc, channel, thread_ts, cmd.arg)  # the first question of an assistant thread
     notes = [ATTACHMENTS_NOT_READ] if has_files(event) else []
-    return _streamed(svc, cmd, person, history, thread, team_id or person.team_id, notes)
+    question = Said(ts, Turn("user", text))
+    return _streamed(svc, cmd, person, history, question, thread, team_id or person.team_id, notes)
 
 
-def _streamed(svc: SlackService, cmd: Command, person: Person, history: list[Turn], thread: Thread,
-              team_id: str | None, notes: list[str]) -> str:  # fmt: skip
+def _streamed(svc: SlackService, cmd: Command, person: Person, history: History | None, question: Said,
+              thread: Thread, team_id: str | None, notes: list[str]) -> str:  # fmt: skip
     assert cmd.verb in ("ask", "reply")
     channel, thread_ts = thread.channel, thread.thread_ts
-    req = Request(cmd.verb, cmd.arg, person, private=cmd.private, channel=channel, history=history,
+    turns = history.turns if history else []
+    req = Request(cmd.verb, cmd.arg, person, private=cmd.private, channel=channel, history=turns,
                   surface="slack-dm", thread=thread.key)  # fmt: skip
     streamer = svc.streamer(channel=channel, thread_ts=thread_ts, user_id=person.user_id, team_id=team_id)
     try:
@@ -112,7 +104,10 @@ def _streamed(svc: SlackService, cmd: Command, person: Person, history: list[Tur
         if streamer.ts:  # leave no half answer behind; the boundary posts what went wrong
             streamer.finish([notice("(stopped — see below)")])
         raise
+    notes = [*notes, HISTORY_UNREAD] if history and history.unread else notes
     streamer.finish(svc.present(draft, req, mode="dm", notes=notes))
+    answer = Said(just_after(question.ts), Turn("assistant", draft.text))
+    svc.history.answered(thread.key, history, question, answer, private=draft.decision.private)
     return "degraded" if draft.degraded else "ok"
 
 
@@ -121,6 +116,7 @@ def greet(svc: SlackService, event: dict[str, Any]) -> str:
     channel, thread_ts = str(thread["channel_id"]), str(thread["thread_ts"])
     svc.client.assistant_threads_setSuggestedPrompts(channel_id=channel, thread_ts=thread_ts, prompts=PROMPTS)
     svc.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=GREETING)
+    svc.history.recent.keep(Thread(svc.client, channel, thread_ts).key, [], start=True)  # nothing to read yet
     return "ok"
 
 

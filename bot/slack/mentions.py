@@ -2,7 +2,9 @@
 
 Everyone in the channel can read the reply, so the core is asked with ``public_only=True`` whoever
 asks. When the asker's own search (as they would see the CRM) ranks records the public answer could
-not use, they alone are told (ephemeral) and offered the same question answered privately.
+not use, they alone are told (ephemeral) and offered the same question answered privately. A
+mention in a thread has the thread's earlier mentions and answers as history
+(:mod:`bot.slack.history`; Closer reads no channel history it did not take part in).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.assistant import ASK_SOURCES
+from bot.drafting.history import Turn
 from bot.slack.buttons import ButtonValue, offer_button
+from bot.slack.history import Said, just_after
 from bot.slack.identity import Person
 from bot.slack.inbound import from_a_person, plain_text
 from bot.slack.render import notice
@@ -57,10 +61,17 @@ def answer_mention(svc: SlackService, event: dict[str, Any], event_id: str, thre
         return "rejected"
     person = svc.directory.person(user)
     thread.placeholder(PLACEHOLDER)
+    ts, history = str(event["ts"]), None  # a mention outside a thread starts one
+    if event.get("thread_ts"):  # what Closer took part in there (it reads no channel history)
+        history = svc.history.before(thread.key, channel, thread.thread_ts, ts, bot_user_id=svc.bot_user_id,
+                                     fetch=False)  # fmt: skip
     req = Request("ask", question, person, channel=channel, public_only=True, surface="slack-mention",
-                  thread=thread.key)  # fmt: skip
+                  history=history.turns if history else (), thread=thread.key)  # fmt: skip
     draft = svc.draft(req)
     thread.send(svc.present(draft, req, mode="channel", notes=[PUBLIC_NOTE]))
+    answer = Said(just_after(ts), Turn("assistant", draft.text))
+    svc.history.answered(thread.key, history, Said(ts, Turn("user", question)), answer,
+                         private=draft.decision.private)  # fmt: skip
     public = {(h.source_type, h.source_id) for h in draft.sources}
     if has_more_privately(svc, question, person, public, private=draft.decision.private):
         offer = ButtonValue(draft.request_id, "ask", "channel", user, private=draft.decision.private,

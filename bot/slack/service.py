@@ -23,8 +23,9 @@ from bot.errors import CloserError, PrivacyError
 from bot.observability import METRICS, request_scope
 from bot.privacy.route import THREAD_STAYS_PRIVATE
 from bot.slack.buttons import ButtonValue, Mode, answer_buttons
-from bot.slack.clients import web_client
+from bot.slack.clients import no_wait_client, web_client
 from bot.slack.dedup import Deduper
+from bot.slack.history import RecentTurns, ThreadHistory
 from bot.slack.identity import Directory, Person
 from bot.slack.memory import AnswerMemory, Remembered, SourceView
 from bot.slack.render import Message, render_draft
@@ -77,6 +78,7 @@ class SlackService:
     dedup: Deduper
     memory: AnswerMemory
     workers: Workers
+    history: ThreadHistory
     bot_user_id: str | None = None
     started: float = field(default_factory=time.monotonic)
     stream_budget: AppendBudget = field(default_factory=AppendBudget)
@@ -85,7 +87,8 @@ class SlackService:
     def build(
         cls, settings: Settings, assistant: Assistant, *, client: WebClient | None = None
     ) -> SlackService:
-        web = client or web_client(settings.slack_bot_token or "", settings.slack_api_url)
+        token, url = settings.slack_bot_token or "", settings.slack_api_url
+        web = client or web_client(token, url)
         return cls(
             settings=settings,
             assistant=assistant,
@@ -94,6 +97,11 @@ class SlackService:
             dedup=Deduper(assistant.state, window=settings.slack_click_window_seconds),
             memory=AnswerMemory(settings.slack_memory_seconds),
             workers=Workers(settings.slack_worker_threads),
+            history=ThreadHistory(
+                no_wait_client(token, url),
+                RecentTurns(settings.slack_history_seconds),
+                is_private=assistant.state.thread_private,
+            ),
         )
 
     @property
