@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Settings, load_settings
-from bot.errors import CloserError, InputError, error_json
+from bot.errors import CloserError, InputError, UsageError, error_json
 from bot.json_output import to_json
 from bot.knowledge.crm_flags import add_crm_read_flags, crm_read_flags
 from bot.knowledge.ingest import IngestReport
@@ -26,8 +26,8 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 2, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse's own usage errors: one line and status 2, like every other bad input.
-        self.exit(EXIT_USAGE, f"closer: {message} (see `closer --help`)\n")
+        # argparse's own usage errors: one line and status 2 (JSON too under --json), like any bad input.
+        raise UsageError(f"{message} (see `closer --help`)")
 
 
 def _text(value: str) -> str:
@@ -351,8 +351,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     readable_warnings()
-    args = build_parser().parse_args(argv)
+    args = argparse.Namespace(json="--json" in (sys.argv[1:] if argv is None else argv))
     try:
+        args = build_parser().parse_args(argv)
         settings = load_settings()
         handlers = {"ingest": _ingest, "search": _search, "eval": _eval, "ask": _draft, "reply": _draft,
                     "followup": _draft, "privacy": _privacy, "digest": _digest, "doctor": _doctor,

@@ -3,6 +3,7 @@
 CloserError                 base: a one-line message fit to show a user (CLI exit status 2)
 ├── SettingsError           a setting is missing or has a bad value
 ├── InputError              a file, folder or argument the user gave is unusable
+│   └── UsageError          the command line itself is wrong (unknown option, empty question)
 ├── StoreError              the vector store cannot be opened, is locked or is inconsistent
 │   └── StoreBusyError      another process is writing to the embedded store
 ├── EmbedderError           the embedding model cannot be loaded or an embedding call failed
@@ -24,6 +25,10 @@ class SettingsError(CloserError):
 
 class InputError(CloserError):
     pass
+
+
+class UsageError(InputError):
+    """The command line itself: an unknown command or option, a missing or empty argument."""
 
 
 class StoreError(CloserError):

@@ -88,6 +88,10 @@ def test_an_empty_question_message_deal_or_query_exits_2_with_one_line(
     assert run.code == 2
     assert "empty" in _one_line(run)
     assert run.out == ""
+    as_json = _run(capsys, *args, "--json")
+    assert as_json.code == 2
+    assert json.loads(as_json.out)["error"]["type"] == "usage"
+    assert "empty" in json.loads(as_json.out)["error"]["message"]
 
 
 def test_a_zero_byte_crm_file_is_an_error_naming_it(

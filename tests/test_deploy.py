@@ -486,12 +486,13 @@ def test_the_digest_cronjob_sends_and_the_pods_do_not_schedule() -> None:
 
 def test_commands_the_deploy_files_run_exist_in_closer() -> None:
     from bot.cli import build_parser
+    from bot.errors import UsageError
 
     missing = []
     for argv in (["serve"], ["digest", "--send"], ["doctor"], ["migrate-store", "--from-path", "x"]):
         try:
             build_parser().parse_args(argv)
-        except SystemExit:
+        except (SystemExit, UsageError):
             missing.append(argv[0])
     if missing:
         pytest.skip(f"`closer {' / '.join(missing)}` not wired into bot/cli.py yet (other issues)")

@@ -218,3 +218,16 @@ def test_every_figure_in_the_docs_comes_from_benchmarks_md() -> None:
     assert len(quoted) > 5  # the sizing table is found at all
     wrong = [f"{where}: {fig}" for where, fig in quoted if fig not in measured and fig not in NOT_MEASURED]
     assert not wrong, "not in docs/benchmarks.md:\n" + "\n".join(wrong)
+
+
+def test_the_documented_json_error_types_are_the_real_ones() -> None:
+    from bot import errors
+
+    real = {
+        errors.error_json(cls("x"))["error"]["type"]
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.CloserError) and cls is not errors.CloserError
+    }
+    listed = re.search(r"`type` is one of (.*?) —", (REPO / "README.md").read_text(encoding="utf-8"), re.S)
+    assert listed is not None
+    assert set(re.findall(r"`(\w+)`", listed.group(1))) == real

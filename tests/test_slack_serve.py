@@ -104,5 +104,10 @@ def test_serve_end_to_end_then_drains_on_sigterm(tmp_path: Path, embedder: Local
         assert fake.wait_responses(slow, timeout=5)
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert any(line["message"] == "stopped" and line.get("drained") is True for line in lines)
+    # The first line says where it listens and how it runs (no secret in it: checked just below).
+    assert lines[0]["message"].startswith(f"closer serve: HTTP mode on http://127.0.0.1:{port} ")
+    assert (
+        f"embedded store {chroma}" in lines[0]["message"] and "private endpoint none" in lines[0]["message"]
+    )
     for secret in (TOKEN, SECRET, "sk-serve-std", "What discount", "15%"):
         assert secret not in err and secret not in out, secret
