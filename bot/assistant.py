@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.config import Settings
 from bot.drafting.claims import Claim, check_claims
 from bot.drafting.history import Turn, render_history
-from bot.drafting.sources import Citation, cited_text, keep_valid_citations, render_sources
+from bot.drafting.sources import Citation, cited_text, framed, keep_valid_citations, render_sources
 from bot.errors import EmbedderError, LLMRejectedError, LLMUnavailableError, PrivacyError
 from bot.identity.viewer import PUBLIC_ONLY
 from bot.knowledge.base import KnowledgeBase
@@ -310,9 +310,13 @@ class Assistant:
         prompt = load_prompt(action, self._prompts)
         values = {
             "sources": render_sources(hits),
-            "history": render_history(history, limit=self.settings.history_token_limit),
+            "history": framed(
+                "conversation", render_history(history, limit=self.settings.history_token_limit)
+            ),
             "today": self._today().isoformat(),
-            "question" if action == "ask" else "message": text,
+            "question" if action == "ask" else "message": text
+            if action == "ask"
+            else framed("customer_message", text),
         }
         if client is None:
             return (
@@ -370,16 +374,17 @@ class Assistant:
         }
         messages = [{**m, "content": masker.mask(m["content"])} for m in prompt.messages(**values)]
         try:
-            parsed, usage = client.complete_model(messages, FollowupDraft)
-            subject, body, steps = parsed.subject, parsed.body, parsed.next_steps
+            try:
+                parsed, usage = client.complete_model(messages, FollowupDraft)
+                subject, body, steps = parsed.subject, parsed.body, parsed.next_steps
+            except LLMRejectedError:
+                # Structured output failed twice: fall back to a plain-text draft.
+                done = client.complete(messages)
+                usage, subject, body, steps = done.usage, f"Following up: {head.title}", done.text, []
         except LLMUnavailableError as exc:
             draft, usage, _ = self._unavailable(exc, hits, decision, request_id, client)
             draft.subject = f"Following up: {head.title}"
             return draft, usage, client
-        except LLMRejectedError:
-            # Structured output failed twice: fall back to a plain-text draft.
-            done = client.complete(messages)
-            usage, subject, body, steps = done.usage, f"Following up: {head.title}", done.text, []
         body, citations = keep_valid_citations(masker.unmask(body), hits)
         subject, steps = masker.unmask(subject), [masker.unmask(s) for s in steps]
         checked = "\n".join([subject, body, *steps])

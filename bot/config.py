@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import SettingsError
+from bot.privacy.secrets import masked_url
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -135,7 +136,7 @@ class Settings(BaseSettings):
         if v in (None, ""):
             return None
         if not re.match(r"^https?://[^\s/]+", v):
-            raise ValueError(f"{v!r} is not an http(s) URL")
+            raise ValueError(f"{masked_url(v)!r} is not an http(s) URL")
         return v.rstrip("/")
 
     @field_validator("digest_time")

@@ -4,8 +4,9 @@ One line per check: ``✓`` passed, ``✗`` failed (with a fix), ``–`` skipped
 needed in this mode). Exit status: 0 when nothing failed, 1 when a check failed; a setting that does
 not even load stops earlier with exit status 2 and one line, like every other command.
 
-Nothing secret is printed: tokens, keys and the STATE_URL password are masked in every line, also
-when a server echoes them back in an error message.
+Nothing secret is printed: tokens, keys and the passwords in STATE_URL, CHROMA_URL and the LLM URLs
+are masked in every line (as is anything shaped like a key), also when a server echoes them back in
+an error message.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from typing import Any, Literal
 from bot.config import Settings
 from bot.errors import CloserError
 from bot.knowledge.embedder import Embedder
-from bot.llm.client import host_of
-from bot.observability import mask_secrets
+from bot.privacy.secrets import host_of, mask_secrets, masked_url
 from bot.state.engine import POSTGRES_INSTALL
 
 __all__ = ["EXIT_FAILED", "REQUIRED_SCOPES", "Check", "exit_status", "render", "run_checks"]
@@ -210,7 +210,9 @@ def _probe_endpoint(name: str, endpoint: Any, names: _Names) -> Check:
         return fail(name, f"{host} refused the key ({exc.status_code})", f"set {names.key} to a valid key")
     except openai.APIConnectionError as exc:
         why = "timed out" if isinstance(exc, openai.APITimeoutError) else "is unreachable"
-        return fail(name, f"{host} {why}", f"check {names.url} ({endpoint.base_url}) and the network")
+        return fail(
+            name, f"{host} {why}", f"check {names.url} ({masked_url(endpoint.base_url)}) and the network"
+        )
     except openai.APIStatusError as exc:
         return fail(name, f"{host} answered {exc.status_code} to GET /models", f"check {names.url}")
     if offered is not None and endpoint.model not in offered:
@@ -220,7 +222,7 @@ def _probe_endpoint(name: str, endpoint: Any, names: _Names) -> Check:
     client = LLMClient(endpoint, timeout=TIMEOUT, max_retry_seconds=0)
     started = time.perf_counter()
     try:
-        client.complete([{"role": "user", "content": "Reply with OK."}], max_tokens=1)
+        client.complete([{"role": "user", "content": "Reply with OK."}], max_tokens=1, allow_empty=True)
     except CloserError as exc:
         return fail(name, str(exc), f"check {names.model} and {names.key}")
     ms = (time.perf_counter() - started) * 1000

@@ -7,6 +7,11 @@ CloserError                 base: a one-line message fit to show a user (CLI exi
 ├── StoreError              the vector store cannot be opened, is locked or is inconsistent
 │   └── StoreBusyError      another process is writing to the embedded store
 ├── EmbedderError           the embedding model cannot be loaded or an embedding call failed
+├── LLMError                an LLM endpoint failed
+│   ├── LLMUnavailableError unreachable, timed out, 429/5xx: the answer degrades to its sources
+│   │   └── LLMMalformedError  a 200 that is not a completion (not JSON, no choices, empty)
+│   └── LLMRejectedError    refused (other 4xx), or structured output invalid twice
+├── PrivacyError            a private request cannot be served without leaving its route
 └── StateError              the state database (STATE_URL) cannot be opened, migrated or used
 """
 
@@ -49,6 +54,10 @@ class LLMError(CloserError):
 
 class LLMUnavailableError(LLMError):
     pass
+
+
+class LLMMalformedError(LLMUnavailableError):
+    """A 200 that is not a usable completion (not JSON, no choices, no text): handled like an outage."""
 
 
 class LLMRejectedError(LLMError):

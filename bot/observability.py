@@ -6,27 +6,26 @@
   a line, with the request id of the current context (:func:`request_scope`) on every line.
 - Nothing here logs message content. Third-party Slack libraries may put request bodies into their
   messages (Bolt's "unhandled request", slack-sdk's debug lines), so their records are reduced to
-  logger, level and error type; known secrets are masked in whatever remains.
+  logger, level and error type. Every line goes through the one secret masker
+  (:mod:`bot.privacy.secrets`, re-exported here): configured secrets and anything shaped like a key,
+  token or URL password come out as ``***``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import json
 import logging
-import re
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-if TYPE_CHECKING:
-    from bot.config import Settings
+from bot.privacy.secrets import mask_secrets, secrets_of
 
 __all__ = [
     "METRICS",
@@ -108,39 +107,6 @@ def request_scope(request_id: str | None = None) -> Iterator[str]:
         yield rid
     finally:
         _request_id.reset(token)
-
-
-# --- secrets ---------------------------------------------------------------------------------------
-
-MASK = "***"
-# A secret this long cannot be part of an ordinary word by chance: masked wherever it appears. A
-# shorter one (a password like "p" or "postgres") only where it stands alone, so masking it never
-# mangles the words around it ("psycopg" stays "psycopg").
-_ANYWHERE = 12
-
-
-def secrets_of(settings: Settings) -> list[str]:
-    """Every configured value that must never be printed or logged: tokens, keys, the STATE_URL
-    password."""
-    from sqlalchemy import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    values = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
-              settings.llm_api_key, settings.private_llm_api_key]  # fmt: skip
-    with contextlib.suppress(ArgumentError):
-        password = make_url(settings.state_url).password
-        values.append(str(password) if password else None)
-    return sorted({v for v in values if v}, key=len, reverse=True)
-
-
-def mask_secrets(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with each secret replaced by ``***`` (longest first)."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        if len(secret) >= _ANYWHERE:
-            text = text.replace(secret, MASK)
-        else:
-            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
-    return text
 
 
 # --- warnings --------------------------------------------------------------------------------------

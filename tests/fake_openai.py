@@ -37,6 +37,9 @@ class Failure:
     body: dict[str, Any] = field(
         default_factory=lambda: {"error": {"message": "injected", "type": "server_error"}}
     )
+    # A verbatim body (sent with ``status``, also 200) instead of the JSON ``body``: malformed answers.
+    raw: bytes | None = None
+    content_type: str = "application/json"
 
 
 def hash_vector(text: str, dim: int = 64) -> list[float]:
@@ -131,6 +134,13 @@ class FakeOpenAI:
                     return False
                 if failure.delay:
                     time.sleep(failure.delay)
+                if failure.raw is not None:
+                    self.send_response(failure.status)
+                    self.send_header("Content-Type", failure.content_type)
+                    self.send_header("Content-Length", str(len(failure.raw)))
+                    self.end_headers()
+                    self.wfile.write(failure.raw)
+                    return True
                 if failure.status == 200:
                     return False
                 headers = {"Retry-After": failure.retry_after} if failure.retry_after else None

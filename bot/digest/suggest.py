@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.digest.model import DigestLine
 from bot.digest.text import facts, flag_words
+from bot.drafting.sources import framed
 from bot.errors import LLMError, PrivacyError
 from bot.llm.client import LLMClient, Usage
 from bot.llm.prompts import DEFAULT_DIR, load_prompt
@@ -140,7 +141,7 @@ def _ask(
     today: date,
 ) -> tuple[Suggestions, Usage]:
     prompt = load_prompt("digest_next_step", assistant.settings.prompts_dir or DEFAULT_DIR)
-    values = {"deals": render_deals(flagged, _notes(assistant, user, flagged, today)),
+    values = {"deals": framed("deals", render_deals(flagged, _notes(assistant, user, flagged, today))),
               "today": today.isoformat()}  # fmt: skip
     masker = Masker(enabled=assistant.settings.pii_masking and not decision.private)
     messages = [{**m, "content": masker.mask(m["content"])} for m in prompt.messages(**values)]

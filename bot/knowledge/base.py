@@ -80,7 +80,8 @@ class KnowledgeBase:
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> KnowledgeBase:
         emb = embedder or make_embedder(settings)
-        store = ChunkStore.open(settings, embedder_id=emb.model_id, dimension=emb.dimension)
+        # The dimension is asked only to create a new store: a remote embedder is not called to open one.
+        store = ChunkStore.open(settings, embedder_id=emb.model_id, dimension=lambda: emb.dimension)
         return cls(settings, emb, store)
 
     # --- search -------------------------------------------------------------------------------------------

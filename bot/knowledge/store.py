@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +22,10 @@ from urllib.parse import urlparse
 import numpy as np
 
 from bot.config import Settings
-from bot.errors import StoreBusyError, StoreError
+from bot.errors import CloserError, StoreBusyError, StoreError
 from bot.knowledge.index import ChunkMeta
 from bot.knowledge.records import Access, Parent, Record, SourceType, Visibility, access_parent
+from bot.privacy.secrets import mask_secrets, masked_url, secrets_of
 
 COLLECTION = "closer_chunks"
 PAGE = 1000  # rows a get() returns: smaller pages keep the transient memory of a load down
@@ -54,14 +55,14 @@ def open_client(settings: Settings) -> Any:
                 host=url.hostname or "", port=port, ssl=url.scheme == "https", settings=chroma_settings
             )
         except Exception as exc:  # noqa: BLE001 - chromadb raises bare Exception/ValueError on connect
-            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url} ({exc})") from None
+            raise StoreError(f"cannot reach the {describe(settings)} ({exc})") from None
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
 
 
 def describe(settings: Settings) -> str:
     return (
-        f"Chroma server {settings.chroma_url}"
+        f"Chroma server {masked_url(settings.chroma_url)}"
         if settings.chroma_url
         else f"embedded store {settings.chroma_path}"
     )
@@ -124,17 +125,28 @@ class ChunkStore:
         self._col = collection
 
     @classmethod
-    def open(cls, settings: Settings, *, embedder_id: str, dimension: int) -> ChunkStore:
+    def open(cls, settings: Settings, *, embedder_id: str, dimension: int | Callable[[], int]) -> ChunkStore:
+        """Open (or create) the collection. ``dimension`` may be a callable: it is asked only when the
+        collection must be created, so opening an existing store never calls a remote embedder."""
+        from chromadb.errors import NotFoundError
+
         client = open_client(settings)
         try:
-            col = client.get_or_create_collection(
-                COLLECTION,
-                embedding_function=None,
-                metadata={"embedder": embedder_id, "dimension": dimension, "generation": "empty"},
-                configuration={"hnsw": {"space": "cosine"}},
-            )
+            try:
+                col = client.get_collection(COLLECTION, embedding_function=None)
+            except NotFoundError:
+                dim = dimension() if callable(dimension) else dimension
+                col = client.get_or_create_collection(
+                    COLLECTION,
+                    embedding_function=None,
+                    metadata={"embedder": embedder_id, "dimension": dim, "generation": "empty"},
+                    configuration={"hnsw": {"space": "cosine"}},
+                )
+        except CloserError:
+            raise
         except Exception as exc:  # noqa: BLE001 - connection errors surface here for a server
-            raise StoreError(f"cannot open the {describe(settings)} ({type(exc).__name__}: {exc})") from None
+            detail = mask_secrets(f"{type(exc).__name__}: {exc}", secrets_of(settings))
+            raise StoreError(f"cannot open the {describe(settings)} ({detail})") from None
         built_with = (col.metadata or {}).get("embedder")
         if built_with and built_with != embedder_id:
             raise StoreError(

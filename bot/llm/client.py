@@ -3,6 +3,12 @@
 A client belongs to one route (standard or private) and only ever talks to that route's URL; the
 privacy router decides which client a request gets. Every call sends ``store=false``. Nothing here
 logs prompt or answer text.
+
+Errors are the user's to read, maybe in a shared channel: they name the route, the endpoint's host
+(never its credentials) and the HTTP status, plus at most a short reason from the endpoint's own
+message with anything secret-looking masked and chat markup removed (:func:`plain_summary`). A 200
+that is not a completion (not JSON, no ``choices``, no text) is an :class:`LLMMalformedError`, never
+an empty answer.
 """
 
 from __future__ import annotations
@@ -12,23 +18,18 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlparse
 
 import openai
 from pydantic import BaseModel, ValidationError
 
-from bot.errors import LLMRejectedError, LLMUnavailableError
+from bot.errors import LLMMalformedError, LLMRejectedError, LLMUnavailableError
 from bot.llm.retry import Clock, call_with_retry
+from bot.privacy.secrets import host_of, plain_summary
 
 Route = Literal["standard", "private"]
+REASON_CHARS = 120  # the most of an endpoint's own error message that reaches the user
 Message = dict[str, str]
 M = TypeVar("M", bound=BaseModel)
-
-
-def host_of(url: str) -> str:
-    """host[:port] of a URL, for messages, logs and audit rows: never a user:password@ part or a path."""
-    parsed = urlparse(url)
-    return f"{parsed.hostname or url}{f':{parsed.port}' if parsed.port else ''}"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Endpoint:
 
     @property
     def host(self) -> str:
+        """``host[:port]``: what messages and the audit trail name, never a ``user:password@``."""
         return host_of(self.base_url)
 
 
@@ -76,8 +78,10 @@ class LLMClient:
         timeout: float = 60.0,
         max_retry_seconds: float = 30.0,
         clock: Clock | None = None,
+        secrets: Sequence[str | None] = (),
     ) -> None:
         self.endpoint = endpoint
+        self._secrets = [endpoint.api_key, *secrets]  # masked in every error message
         self._max_retry_seconds = max_retry_seconds
         self._clock = clock
         self._client = openai.OpenAI(
@@ -93,7 +97,10 @@ class LLMClient:
     # --- plain ------------------------------------------------------------------------------------------
 
     def complete(self, messages: Sequence[Message], *, max_tokens: int = 800, temperature: float = 0.2,
-                 response_format: dict[str, Any] | None = None) -> Completion:  # fmt: skip
+                 response_format: dict[str, Any] | None = None,
+                 allow_empty: bool = False) -> Completion:  # fmt: skip
+        """The answer's text. Raises :class:`LLMMalformedError` for a 200 that is not a completion,
+        or (unless ``allow_empty``) whose answer is empty."""
         started = time.perf_counter()
         attempts = 0
 
@@ -107,15 +114,37 @@ class LLMClient:
             )  # fmt: skip
 
         resp = self._guard(call)
-        text = (resp.choices[0].message.content or "") if resp.choices else ""
+        text = self._answer_text(resp, allow_empty=allow_empty)
+        tokens = getattr(resp, "usage", None)
         usage = Usage(
-            model=resp.model or self.endpoint.model,
-            prompt_tokens=resp.usage.prompt_tokens if resp.usage else 0,
-            completion_tokens=resp.usage.completion_tokens if resp.usage else 0,
+            model=str(getattr(resp, "model", None) or self.endpoint.model),
+            prompt_tokens=int(getattr(tokens, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(tokens, "completion_tokens", 0) or 0),
             latency_ms=(time.perf_counter() - started) * 1000,
             attempts=attempts,
         )
         return Completion(text, usage)
+
+    def _answer_text(self, resp: Any, *, allow_empty: bool) -> str:
+        """The first choice's text, checked: the SDK hands back a bare string for a non-JSON body
+        and a completion without fields for JSON of the wrong shape."""
+        choices = getattr(resp, "choices", None) if not isinstance(resp, str | bytes) else None
+        if not isinstance(choices, list):
+            why = "not a JSON completion" if isinstance(resp, str | bytes) else "a reply without choices"
+            raise self._malformed(why)
+        if not choices:
+            raise self._malformed("a reply without choices")
+        message = getattr(choices[0], "message", None)
+        content = getattr(message, "content", None)
+        if content is not None and not isinstance(content, str):
+            raise self._malformed("an answer that is not text")
+        if not (content or "").strip() and not allow_empty:
+            finish = getattr(choices[0], "finish_reason", None)
+            raise self._malformed(f"an empty answer (finish reason: {plain_summary(str(finish), limit=20)})")
+        return content or ""
+
+    def _malformed(self, why: str) -> LLMMalformedError:
+        return LLMMalformedError(f"the {self.endpoint.route} LLM endpoint {self.endpoint.host} sent {why}")
 
     # --- structured -------------------------------------------------------------------------------------
 
@@ -181,21 +210,30 @@ class LLMClient:
 
         try:
             stream = self._guard(call)
+            if isinstance(stream, str | bytes):  # the SDK's answer to a body that is not an event stream
+                raise self._malformed("not an event stream")
+            shown = False
             try:
                 for chunk in stream:
                     if chunk.usage:
                         into.prompt_tokens = chunk.usage.prompt_tokens
                         into.completion_tokens = chunk.usage.completion_tokens
                     into.model = chunk.model or into.model
-                    for choice in chunk.choices:
+                    for choice in chunk.choices or ():
                         if choice.delta and choice.delta.content:
                             if into.first_token_ms is None:
                                 into.first_token_ms = (time.perf_counter() - started) * 1000
+                            shown = shown or bool(choice.delta.content.strip())
                             yield choice.delta.content
+            except (ValueError, TypeError, AttributeError):  # an event that is not JSON, or not a chunk
+                raise self._malformed("a stream event that is not a completion chunk") from None
             except Exception as exc:  # noqa: BLE001 - any transport failure mid-stream ends the answer
                 raise LLMUnavailableError(
-                    f"{self.endpoint.host} broke off the answer ({type(exc).__name__})"
+                    f"the {self.endpoint.route} LLM endpoint {self.endpoint.host} broke off the answer "
+                    f"({type(exc).__name__})"
                 ) from None
+            if not shown:
+                raise self._malformed("a stream without answer text")
         finally:  # also when opening the stream failed: the audit row still gets time and model
             into.latency_ms = (time.perf_counter() - started) * 1000
             into.model = into.model or self.endpoint.model
@@ -203,28 +241,39 @@ class LLMClient:
     # --- errors -----------------------------------------------------------------------------------------
 
     def _guard(self, call: Any) -> Any:
-        host = self.endpoint.host
+        host, route = self.endpoint.host, self.endpoint.route
         try:
             return call_with_retry(call, max_seconds=self._max_retry_seconds, clock=self._clock)
         except openai.APIConnectionError as exc:
             kind = "timed out" if isinstance(exc, openai.APITimeoutError) else "is unreachable"
-            raise LLMUnavailableError(f"the {self.endpoint.route} LLM endpoint {host} {kind}") from None
+            raise LLMUnavailableError(f"the {route} LLM endpoint {host} {kind}") from None
         except openai.APIStatusError as exc:
-            detail = _error_message(exc)
-            if exc.status_code == 429 or exc.status_code >= 500:
+            status = exc.status_code
+            reason = self._reason(exc)
+            if status == 429 or status >= 500:
+                said = f" ({reason})" if reason else ""
                 raise LLMUnavailableError(
-                    f"the {self.endpoint.route} LLM endpoint {host} answered {exc.status_code} ({detail})"
+                    f"the {route} LLM endpoint {host} answered {status}{said}"
                 ) from None
-            route = self.endpoint.route
+            said = f" {reason}" if reason else ""
             raise LLMRejectedError(
-                f"the {route} LLM endpoint {host} refused the request: {exc.status_code} {detail}"
+                f"the {route} LLM endpoint {host} refused the request: {status}{said}"
             ) from None
+        except openai.APIResponseValidationError:
+            raise self._malformed("a reply that is not a completion") from None
+        except ValueError:  # the SDK's json.loads of a body that claims to be JSON and is not
+            raise self._malformed("a reply that is not valid JSON") from None
 
-
-def _error_message(exc: openai.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    msg = body.get("message") or (body.get("error") or {}).get("message") if isinstance(body, dict) else None
-    return " ".join(str(msg or exc.message).split())[:200]
+    def _reason(self, exc: openai.APIStatusError) -> str:
+        """A short reason from the endpoint's error message — masked, plain — or ""."""
+        body: Any = exc.body
+        msg = body.get("message") if isinstance(body, dict) else None
+        error = body.get("error") if isinstance(body, dict) else None
+        if not msg and isinstance(error, dict):
+            msg = error.get("message") or error.get("type")
+        elif not msg and isinstance(error, str):
+            msg = error
+        return plain_summary(str(msg or ""), self._secrets, limit=REASON_CHARS)
 
 
 def _strip_fences(text: str) -> str:

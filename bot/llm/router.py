@@ -11,6 +11,7 @@ from bot.errors import PrivacyError
 from bot.knowledge.embedder import Embedder, OpenAIEmbedder
 from bot.llm.client import Endpoint, LLMClient
 from bot.privacy.route import RouteDecision
+from bot.privacy.secrets import secrets_of
 
 DEFAULT_LLM_URL = "https://api.openai.com/v1"
 
@@ -33,11 +34,15 @@ def private_endpoint(settings: Settings) -> Endpoint | None:
 class LLMRouter:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        timeout, budget = settings.llm_timeout_seconds, settings.llm_retry_seconds
         std, priv = standard_endpoint(settings), private_endpoint(settings)
-        self.standard = LLMClient(std, timeout=timeout, max_retry_seconds=budget) if std else None
-        self.private = LLMClient(priv, timeout=timeout, max_retry_seconds=budget) if priv else None
+        self.standard = self._client(std) if std else None
+        self.private = self._client(priv) if priv else None
         self._embedders: dict[str, Embedder] = {}
+
+    def _client(self, endpoint: Endpoint) -> LLMClient:
+        s = self._settings
+        return LLMClient(endpoint, timeout=s.llm_timeout_seconds, max_retry_seconds=s.llm_retry_seconds,
+                         secrets=secrets_of(s))  # fmt: skip
 
     def client(self, decision: RouteDecision) -> LLMClient | None:
         """The route's client. None means "no standard LLM configured" (the caller degrades);

@@ -23,8 +23,12 @@ _TOKENS = re.compile(
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"  # JWTs
     r")"
 )
-_AUTH_HEADER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^\s/:@]+):[^\s/@]+@", re.IGNORECASE)
+# A token has a digit somewhere: "an invalid token provided" is prose, not a credential.
+_AUTH_HEADER = re.compile(
+    r"\b(Bearer|Basic|Token)\s+(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE
+)
+# A password already shown as *** (SQLAlchemy's and bot.observability.mask_secrets' mask) stays so.
+_URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^\s/:@]+):(?!\*\*\*@)[^\s/@]+@", re.IGNORECASE)
 _URL_USER = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/:@]+@", re.IGNORECASE)
 _ASSIGNED = re.compile(
     r"\b((?:api[_-]?key|access[_-]?token|auth[_-]?token|token|secret|password|passwd|pwd)"

@@ -33,8 +33,8 @@ from starlette.routing import Route
 
 from bot.config import Settings
 from bot.errors import CloserError, SettingsError
-from bot.llm.client import host_of
 from bot.observability import METRICS, configure_logging, secrets_of
+from bot.privacy.secrets import host_of
 from bot.slack.app import build_app
 from bot.slack.digest_hooks import start_scheduler
 from bot.slack.instrument import instrument
