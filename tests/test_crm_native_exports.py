@@ -14,7 +14,13 @@ import pytest
 
 from bot.errors import InputError
 from bot.knowledge.crm import CrmExport, read_crm
-from bot.knowledge.crm_mapping import ReadOptions, builtin_mapping, choose_mapping, load_mapping
+from bot.knowledge.crm_mapping import (
+    ReadOptions,
+    builtin_mapping,
+    choose_mapping,
+    load_mapping,
+    parse_delimiter,
+)
 from bot.knowledge.records import Record
 
 FIXTURES = Path(__file__).parent / "fixtures" / "crm_exports"
@@ -252,3 +258,11 @@ def test_rich_text_note_bodies_are_read_as_text(tmp_path: Path) -> None:
     note = _by_key(export)["note:6009"]
     assert note.fields["body"] == "Kari wants 12% off.\nOla approves >10%."
     assert "<p>" not in note.chunks[0].text
+
+
+def test_delimiter_names_and_format_choice() -> None:
+    assert [parse_delimiter(v) for v in ("tab", "\\t", ";", "pipe", ",")] == ["\t", "\t", ";", "|", ","]
+    with pytest.raises(InputError, match="one character"):
+        parse_delimiter(";;")
+    assert choose_mapping(None, None) is None and choose_mapping("closer", None) is None
+    assert choose_mapping("salesforce", None) == builtin_mapping("salesforce")
