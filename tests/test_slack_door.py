@@ -246,16 +246,18 @@ def test_the_question_is_what_the_user_wrote(h: Harness) -> None:
 def test_buttons_on_a_dm_answer_act_on_the_dm(h: Harness) -> None:
     h.driver.event(dm("What discount did Acme ask for?"))
     (update,) = h.fake.wait_calls("chat.update")
-    actions = [e for blk in update.params["blocks"] if blk["type"] == "actions" for e in blk["elements"]]
-    value = next(e["value"] for e in actions if e["action_id"] == b.UP)
+    blocks, where = update.params["blocks"], {"channel": "D100", "thread_ts": "1700000701.000100"}
+    (feedback,) = [e for blk in blocks if blk["type"] == "context_actions" for e in blk["elements"]]
+    assert feedback["type"] == "feedback_buttons"  # Slack's own 👍/👎 under a streamed answer
+    actions = [e for blk in blocks if blk["type"] == "actions" for e in blk["elements"]]
+    assert not any(e["action_id"] in (b.UP, b.DOWN) for e in actions)
+    value = next(e["value"] for e in actions if e["action_id"] == b.SHORTER)
     answer_ts = update.params["ts"]
-    _, click = h.driver.click(
-        b.UP, value, channel="D100", message_ts=answer_ts, thread_ts="1700000701.000100"
-    )
+    _, click = h.driver.click(b.FEEDBACK, feedback["negative_button"]["value"], message_ts=answer_ts, **where)
     h.fake.wait_for(lambda: any("noted" in text_of(c.params) for c in h.fake.calls_to("chat.postMessage")))
     assert h.fake.responses_to(click) == []  # no "only visible to you" note in a DM
-    _, shorter = h.driver.click(
-        b.SHORTER, value, channel="D100", message_ts=answer_ts, thread_ts="1700000701.000100"
-    )
+    (row,) = h.svc.assistant.state.feedback_rows(request_id=b.ButtonValue.decode(value).request_id)
+    assert row.rating == -1
+    _, shorter = h.driver.click(b.SHORTER, value, message_ts=answer_ts, **where)
     h.fake.wait_calls("chat.update", 2)
     assert h.fake.calls_to("chat.update")[-1].params["ts"] == answer_ts and h.fake.responses_to(shorter) == []

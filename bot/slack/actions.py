@@ -121,6 +121,8 @@ def handle_click(svc: SlackService, body: dict[str, Any]) -> str:
         return "duplicate"
     if action_id in (b.UP, b.DOWN):
         return _feedback(svc, body, value, 1 if action_id == b.UP else -1)
+    if action_id == b.FEEDBACK:
+        return _feedback(svc, body, value, value.rating or 1)
     return _rerun(svc, body, value, action_id)
 
 

@@ -134,11 +134,14 @@ def render_draft(
     private_host: str | None = None,
     buttons: Sequence[Block] = (),
     notes: Sequence[str] = (),
+    closing: Sequence[Block] = (),
 ) -> list[Message]:
-    """The messages that show ``draft``; buttons (``answer_buttons``) on the last one."""
+    """The messages that show ``draft``; buttons (``answer_buttons``) and ``closing`` blocks (the
+    feedback row) on the last one."""
     tail = trailer(draft, private_host=private_host, notes=notes)
     if buttons:
         tail.append({"type": "actions", "elements": list(buttons)[:25]})
+    tail += closing
     fallback = (f"Subject: {escape(draft.subject)}\n\n" if draft.subject else "") + to_mrkdwn(draft.text)
     return paginate(body_blocks(draft), tail, fallback)
 

@@ -22,7 +22,7 @@ from bot.drafting.history import Turn
 from bot.errors import CloserError, PrivacyError
 from bot.observability import METRICS, request_scope
 from bot.privacy.route import THREAD_STAYS_PRIVATE
-from bot.slack.buttons import ButtonValue, Mode, answer_buttons
+from bot.slack.buttons import ButtonValue, Mode, answer_buttons, feedback_block
 from bot.slack.clients import no_wait_client, web_client
 from bot.slack.dedup import Deduper
 from bot.slack.history import RecentTurns, ThreadHistory
@@ -151,7 +151,13 @@ class SlackService:
         shown = [*notes] + ([UNKNOWN_USER] if not req.person.known else [])
         if draft.decision.reason == THREAD_STAYS_PRIVATE:
             shown.append(STAYS_PRIVATE)
-        return render_draft(draft, private_host=self.private_host, buttons=answer_buttons(value), notes=shown)
+        # In a DM (a streamed answer), 👍/👎 are Slack's own feedback buttons under the answer.
+        dm = mode == "dm"
+        buttons = answer_buttons(value, thumbs=not dm)
+        closing = [feedback_block(value)] if dm else []
+        return render_draft(
+            draft, private_host=self.private_host, buttons=buttons, notes=shown, closing=closing
+        )
 
     # --- the error boundary ---------------------------------------------------------------------------
 

@@ -135,11 +135,17 @@ class Streamer:
     def _chunks(text: str) -> list[dict[str, Any]]:
         return [{"type": "markdown_text", "text": text}]
 
-    def _take(self, *, everything: bool = False) -> str:
-        """The next piece to stream, sanitised; the rest stays gathered."""
-        cut = len(self._raw) if everything else settled(self._raw)
+    def _take(self, cut: int) -> str:
+        """The first ``cut`` characters gathered, sanitised; the rest stays gathered."""
         piece, self._raw = self._raw[:cut], self._raw[cut:]
         return clean(piece)
+
+    def _fit(self, text: str) -> str:
+        """``text``, or as much of it as fits under ``max_chars`` with a note that the stream stops."""
+        if self._sent + len(text) <= self._max_chars:
+            return text
+        self.capped = True
+        return text[: max(0, self._max_chars - self._sent)] + CAPPED
 
     def __call__(self, piece: str) -> None:
         """The core's ``on_text``: never raises (a Slack hiccup must not stop the answer)."""
@@ -162,7 +168,7 @@ class Streamer:
         cut = settled(self._raw)
         if not self._raw[:cut].strip():
             return
-        text = self._take()
+        text = self._fit(self._take(cut))
         resp = self._client.chat_startStream(
             channel=self._channel, thread_ts=self._thread_ts, chunks=self._chunks(text), **self._recipient
         )
@@ -172,14 +178,14 @@ class Streamer:
         self.ts, self._sent, self._last = str(ts), len(text), self._clock()
 
     def _append(self) -> None:
-        if not self._raw[: settled(self._raw)].strip():
+        cut = settled(self._raw)
+        if not self._raw[:cut].strip():
             return
         if not self._budget.take():
-            return  # over the workspace's pace: keep gathering, send more next time
+            self._last = self._clock()  # over the workspace's pace: keep gathering, try again later
+            return
         assert self.ts is not None
-        text = self._take()
-        if self._sent + len(text) > self._max_chars:
-            text, self.capped = text[: max(0, self._max_chars - self._sent)] + CAPPED, True
+        text = self._fit(self._take(cut))
         self._client.chat_appendStream(channel=self._channel, ts=self.ts, chunks=self._chunks(text))
         self._sent += len(text)
         self._last = self._clock()
@@ -188,9 +194,7 @@ class Streamer:
         if self.ts is None or self.stopped:
             return
         self.stopped = True
-        rest = "" if self.capped or self.broken else self._take(everything=True)
-        if self._sent + len(rest) > self._max_chars:
-            rest = rest[: max(0, self._max_chars - self._sent)] + CAPPED
+        rest = "" if self.capped or self.broken else self._fit(self._take(len(self._raw)))
         try:
             chunks = self._chunks(rest) if rest.strip() else None
             self._client.chat_stopStream(channel=self._channel, ts=self.ts, chunks=chunks)
