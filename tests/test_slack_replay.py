@@ -188,9 +188,9 @@ def test_protocol_events_are_answered_and_nothing_is_posted(h: Harness) -> None:
 def test_a_long_answer_streams_within_slacks_limits_and_is_posted_whole(h: Harness) -> None:
     paragraph = "Acme asked for **15%** off the AX-PRO-2 bundle [1], with net-30 terms and a pilot first. "
     h.std.reply = lambda body: "\n\n".join([paragraph * 6] * 80)  # ~43,000 characters
+    done = metric("closer_requests_total", surface="dm", outcome="ok")
     event(h, p.im("UALICE", "Tell me everything about Acme's discount request"))
-    h.fake.wait_calls("chat.stopStream", timeout=30)
-    assert eventually(lambda: metric("closer_requests_total", surface="dm", outcome="ok") >= 1, 30)
+    assert eventually(lambda: metric("closer_requests_total", surface="dm", outcome="ok") == done + 1, 30)
     streams = h.fake.calls_to("chat.startStream", "chat.appendStream", "chat.stopStream")
     streamed = "".join(chunk["text"] for c in streams for chunk in c.params.get("chunks") or [])
     assert len(streamed) <= MAX_STREAM_CHARS + len(CAPPED) and streamed.endswith(CAPPED)
