@@ -11,6 +11,10 @@ import numpy as np
 from bot.knowledge.index import ChunkMeta
 
 REPS = [f"rep{i:03d}@bench.example" for i in range(250)]
+# Sales words sprinkled into chunks and questions, so the vocabulary expansion runs its real second
+# BM25 pass (bot/knowledge/expansion.py) instead of finding nothing.
+SALES = ["discount", "competitor", "approval", "pricing", "renewal", "pilot", "contract", "security",
+         "delivery", "outage", "battery", "lease", "grocery", "pharma", "reference", "budget"]  # fmt: skip
 
 
 def corpus(n: int, *, seed: int = 7, dim: int = 384) -> tuple[list[ChunkMeta], list[str], np.ndarray]:
@@ -22,7 +26,11 @@ def corpus(n: int, *, seed: int = 7, dim: int = 384) -> tuple[list[ChunkMeta], l
     texts: list[str] = []
     for i in range(n):
         words = rng.choice(len(vocab), size=int(rng.integers(40, 90)), p=zipf)
-        text = " ".join(vocab[w] for w in words)
+        text = (
+            " ".join(vocab[w] for w in words)
+            + " "
+            + " ".join(rng.choice(SALES, size=int(rng.integers(0, 4))))
+        )
         if i % 97 == 0:
             text += f" TKT-{i:06d}"
         public = rng.random() < 0.01
@@ -42,5 +50,6 @@ def queries(count: int, *, seed: int = 11) -> list[str]:
     rng = np.random.default_rng(seed)
     return [
         " ".join(f"w{int(w)}" for w in rng.integers(0, 3000, size=int(rng.integers(3, 9))))
+        + f" {SALES[int(rng.integers(len(SALES)))]}"
         for _ in range(count)
     ]

@@ -24,6 +24,8 @@ from bot.drafting.sources import Citation, cited_text, framed, keep_valid_citati
 from bot.errors import EmbedderError, LLMRejectedError, LLMUnavailableError, PrivacyError
 from bot.identity.viewer import PUBLIC_ONLY
 from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.feedback import FeedbackSource
+from bot.knowledge.rewrite import rewrite_question
 from bot.knowledge.search import Hit
 from bot.llm.client import Completion, LLMClient, Usage
 from bot.llm.prompts import DEFAULT_DIR, load_prompt
@@ -38,6 +40,7 @@ from bot.state.store import StateStore
 log = logging.getLogger(__name__)
 Action = Literal["ask", "reply", "followup"]
 ASK_SOURCES = 8
+FEEDBACK_ROWS = 5000  # the latest ratings the ranking prior is built from
 
 
 class FollowupDraft(BaseModel):
@@ -98,6 +101,8 @@ class Assistant:
         self.router = router
         self.state = state
         self._today = today
+        # The org's 👍/👎 on cited sources nudge the ranking (bounded; bot/knowledge/feedback.py).
+        self.kb.searcher.feedback = FeedbackSource(lambda: state.feedback_rows(FEEDBACK_ROWS))
         self._prompts = settings.prompts_dir or DEFAULT_DIR
 
     # --- privacy ------------------------------------------------------------------------------------
@@ -279,12 +284,25 @@ class Assistant:
             )
 
     def _retrieve(
-        self, query: str, *, user: str, decision: RouteDecision, k: int, public_only: bool = False
-    ) -> list[Hit]:
+        self,
+        query: str,
+        *,
+        user: str,
+        decision: RouteDecision,
+        k: int,
+        public_only: bool = False,
+        client: LLMClient | None = None,
+    ) -> tuple[list[Hit], Usage]:
+        """The sources for ``query``; with ``client`` and SEARCH_QUERY_REWRITE on, the route's own LLM
+        paraphrases the question first (bot/knowledge/rewrite.py). Returns what the rewrite cost."""
         embedder = self.router.query_embedder(decision, self.kb.embedder)
         viewer = PUBLIC_ONLY if public_only else self.kb.viewer(user)
+        rewrites: list[str] = []
+        usage = Usage()
+        if client is not None and self.settings.search_query_rewrite:
+            rewrites, usage = rewrite_question(client, query, self._masker(decision))
         try:
-            return self.kb.search(query, viewer=viewer, k=k, embedder=embedder)
+            return self.kb.search(query, viewer=viewer, k=k, embedder=embedder, rewrites=rewrites), usage
         except EmbedderError as exc:
             if decision.private:
                 raise PrivacyError(
@@ -306,7 +324,9 @@ class Assistant:
         on_text: Callable[[str], None] | None = None,
     ) -> tuple[Draft, Usage, LLMClient | None]:
         client = self.router.client(decision)
-        hits = self._retrieve(text, user=user, decision=decision, k=ASK_SOURCES, public_only=public_only)
+        hits, rewrite_usage = self._retrieve(
+            text, user=user, decision=decision, k=ASK_SOURCES, public_only=public_only, client=client
+        )
         prompt = load_prompt(action, self._prompts)
         values = {
             "sources": render_sources(hits),
@@ -341,6 +361,7 @@ class Assistant:
                     on_text(masker.unmask(piece))
         except LLMUnavailableError as exc:
             return self._unavailable(exc, hits, decision, request_id, client)
+        done.usage.add(rewrite_usage)  # the audit row's tokens and latency include the rewrite's
         answer, citations = keep_valid_citations(masker.unmask(done.text), hits)
         unverified = [c for c in check_claims(answer, cited_text(citations, hits)) if not c.verified]
         return Draft(answer, citations, decision, request_id, unverified, sources=hits), done.usage, client
@@ -353,7 +374,9 @@ class Assistant:
         context = self.kb.deal_context(deal, viewer=viewer)
         head = context[0]
         docs = [
-            h for h in self._retrieve(head.text, user=user, decision=decision, k=12) if h.source_type == "doc"
+            h
+            for h in self._retrieve(head.text, user=user, decision=decision, k=12)[0]
+            if h.source_type == "doc"
         ]
         hits = context + docs[:3]
         if client is None:

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     search_bm25_b: float = Field(0.4, ge=0.0, le=1.0)
     search_identifier_boost: float = Field(0.5, ge=0.0, le=10.0)
     search_candidates: int = Field(100, ge=10, le=2000)
+    search_feedback_weight: float = Field(
+        0.0, ge=0.0, le=0.5, description="how far the org's 👍/👎 on cited sources move the ranking"
+    )
+    search_query_rewrite: bool = Field(
+        False,
+        description="with an LLM configured, let it paraphrase each question for search (adds one call)",
+    )
     index_refresh_seconds: float = Field(2.0, ge=0.0)
 
     # State, people, schedule

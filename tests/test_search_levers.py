@@ -1,16 +1,20 @@
-"""The paraphrase levers one by one, on a tiny index: expansion, parent propagation, feedback (PRF)."""
+"""The paraphrase levers one by one, on a tiny index: expansion, parent propagation, pseudo-relevance
+feedback and the org's 👍/👎 prior."""
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from bot.identity.viewer import Viewer
 from bot.knowledge.expansion import CONCEPTS, concepts_of, expansion_tokens
+from bot.knowledge.feedback import FeedbackPrior, FeedbackSource
 from bot.knowledge.index import ChunkMeta, SearchIndex
 from bot.knowledge.lexical import tokenize
 from bot.knowledge.search import HybridSearcher, SearchTuning
+from bot.state.rows import FeedbackRow
 
 ADMIN = Viewer(email="admin@x.example", is_admin=True)
 
@@ -78,3 +82,51 @@ def test_pseudo_relevance_feedback_adds_words_of_the_top_rows() -> None:
     plain = _search(index, "gateway lockups", expansion_weight=0.0, structure=False)
     fed = _search(index, "gateway lockups", expansion_weight=0.0, structure=False, prf_docs=1, prf_terms=3)
     assert plain == ["d1"] and fed[:2] == ["d1", "d2"]
+
+
+def _vote(rating: int, *sources: str, user: str = "rep@x.example", days_ago: float = 0.0) -> FeedbackRow:
+    at = datetime(2026, 11, 25, tzinfo=UTC) - timedelta(days=days_ago)
+    return FeedbackRow(
+        user_email=user, request_id="r1", rating=rating, route="standard", sources=sources, at=at
+    )  # type: ignore[arg-type]
+
+
+def test_feedback_prior_is_bounded_and_fades() -> None:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    one = FeedbackPrior.from_rows([_vote(1, "note:a")], now=now)
+    many = FeedbackPrior.from_rows([_vote(1, "note:a", user=f"r{i}@x.example") for i in range(50)], now=now)
+    old = FeedbackPrior.from_rows([_vote(1, "note:a", days_ago=120)], now=now)
+    mixed = FeedbackPrior.from_rows([_vote(1, "note:a"), _vote(-1, "note:a"), _vote(-1, "note:b")], now=now)
+    assert one.of("note:a") == 1 / 3 and 0.9 < many.of("note:a") < 1.0
+    assert 0 < old.of("note:a") < one.of("note:a")
+    assert mixed.of("note:a") == 0.0 and mixed.of("note:b") < 0 and mixed.of("note:zzz") == 0.0
+
+
+def test_feedback_reorders_near_ties_for_everyone_but_never_brings_a_record_in() -> None:
+    alice = Viewer(email="alice@x.example")
+    index = _index([
+        (ChunkMeta("n1#0", "note", "n1", "a", visibility="public"), "gateway firmware lockups fixed"),
+        (ChunkMeta("n2#0", "note", "n2", "b", visibility="public"), "gateway firmware lockups fixed"),
+        (ChunkMeta("n3#0", "note", "n3", "c", readers=("bob@x.example",)), "gateway firmware lockups"),
+        (ChunkMeta("n4#0", "note", "n4", "d", visibility="public"), "picnic menu"),
+    ])  # fmt: skip
+    t = SearchTuning(fusion="bm25", expansion_weight=0.0, feedback_weight=0.1)
+    searcher = HybridSearcher(lambda: index, _NoEmbedder(), tuning=t)  # type: ignore[arg-type]
+    assert [h.source_id for h in searcher.search("gateway lockups", viewer=alice)] == ["n1", "n2"]
+    # Bob and Carol liked n2, n3 and n4 in their answers; Alice's ranking learns from the org.
+    rows = [_vote(1, "note:n2", "note:n3", "note:n4", user=u) for u in ("bob@x.example", "carol@x.example")]
+    prior = FeedbackPrior.from_rows(rows, now=datetime(2026, 11, 25, tzinfo=UTC))
+    searcher.feedback = lambda: prior
+    assert [h.source_id for h in searcher.search("gateway lockups", viewer=alice)] == ["n2", "n1"]
+
+
+def test_feedback_source_reloads_at_most_once_per_refresh() -> None:
+    calls: list[int] = []
+
+    def load() -> list[FeedbackRow]:
+        calls.append(1)
+        return [_vote(1, "note:a")]
+
+    source = FeedbackSource(load, refresh=3600)
+    assert source().of("note:a") > 0 and source().of("note:a") > 0
+    assert len(calls) == 1

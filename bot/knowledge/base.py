@@ -7,6 +7,7 @@ import ctypes
 import gc
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Settings
@@ -63,6 +64,7 @@ def tuning_of(settings: Settings) -> SearchTuning:
         dense_weight=settings.search_dense_weight,
         candidates=settings.search_candidates,
         identifier_boost=settings.search_identifier_boost,
+        feedback_weight=settings.search_feedback_weight,
     )
 
 
@@ -114,9 +116,15 @@ class KnowledgeBase:
         return self.index().readers() | self.settings.admins
 
     def search(
-        self, query: str, *, viewer: Viewer, k: int = 10, embedder: Embedder | None = None
+        self,
+        query: str,
+        *,
+        viewer: Viewer,
+        k: int = 10,
+        embedder: Embedder | None = None,
+        rewrites: Sequence[str] = (),
     ) -> list[Hit]:
-        return self.searcher.search(query, viewer=viewer, k=k, embedder=embedder)
+        return self.searcher.search(query, viewer=viewer, k=k, embedder=embedder, rewrites=rewrites)
 
     def deal_context(self, deal: str, *, viewer: Viewer, notes: int = 6, contacts: int = 3) -> list[Hit]:
         """A deal the viewer may see (by id, or by a unique part of its name), then its latest notes

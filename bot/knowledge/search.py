@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +21,7 @@ import numpy as np
 from bot.identity.viewer import Viewer
 from bot.knowledge.embedder import Embedder
 from bot.knowledge.expansion import expansion_tokens
+from bot.knowledge.feedback import FeedbackPrior
 from bot.knowledge.fields import boost_title_matches
 from bot.knowledge.hierarchy import propagate_parents
 from bot.knowledge.index import SearchIndex
@@ -77,6 +78,9 @@ class SearchTuning:
     prf_docs: int = 0  # pseudo-relevance feedback from the first pass's top rows (prf.py; off: no gain)
     prf_terms: int = 0  # RM3-style: this many feedback words as an extra BM25 query ...
     prf_term_weight: float = 0.3  # ... at this weight
+    rewrite_weight: float = 0.5  # the LLM's paraphrases together add this × their mean score
+    feedback_weight: float = 0.0  # a candidate gains this × its source's 👍/👎 prior (feedback.py; off:
+    # replayed feedback did not help questions it was not given for, docs/retrieval.md)
     prf_weight: float = 0.0  # Rocchio: the query vector moves this far toward the rows' centroid
 
 
@@ -149,17 +153,30 @@ class HybridSearcher:
         self._index = index
         self._embedder = embedder
         self.tuning = tuning or SearchTuning()
+        self.feedback: Callable[[], FeedbackPrior] | None = None  # the org's 👍/👎 prior, when wired
 
     def search(
-        self, query: str, *, viewer: Viewer, k: int = 10, embedder: Embedder | None = None
+        self,
+        query: str,
+        *,
+        viewer: Viewer,
+        k: int = 10,
+        embedder: Embedder | None = None,
+        rewrites: Sequence[str] = (),
     ) -> list[Hit]:
         """The ``k`` best sources ``viewer`` may read. ``embedder`` overrides the default one for
-        this query (the privacy route may require the question to be embedded elsewhere)."""
+        this query (the privacy route may require the question to be embedded elsewhere).
+        ``rewrites`` (the LLM's paraphrases, bot/knowledge/rewrite.py) are ranked under the same mask
+        and add ``rewrite_weight`` × their mean score; overviews keep their hierarchy."""
         index = self._index()
         if len(index) == 0 or not query.strip():
             return []
         mask = index.visible(viewer)
         scores = self.rank(index, query, mask, k=k, embedder=embedder)
+        alternatives = [r for r in rewrites if r.strip()] if not _OVERVIEW.search(query) else []
+        for alternative in alternatives:
+            for row, score in self.rank(index, alternative, mask, k=k, embedder=embedder).items():
+                scores[row] = scores.get(row, 0.0) + self.tuning.rewrite_weight * score / len(alternatives)
         return self._dedupe(index, scores, k)
 
     # --- ranking ----------------------------------------------------------------------------------------
@@ -204,6 +221,8 @@ class HybridSearcher:
                 boost_title_matches(index, fused, tokenize(lexical_query or query), t.title_weight)
             if t.account_weight > 0 or t.deal_weight > 0:
                 propagate_parents(index, fused, account=t.account_weight, deal=t.deal_weight, named=named)
+        if self.feedback is not None and t.feedback_weight > 0:
+            self.feedback().apply(index, fused, t.feedback_weight)
         return fused
 
     def _lexical(self, index: SearchIndex, lexical_query: str) -> np.ndarray:
