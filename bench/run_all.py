@@ -40,6 +40,7 @@ BENCHES = (
     Bench("store_memory", ("--chunks", "5000")),
     Bench("slack_ack", ("--concurrent", "10", "--rounds", "1", "--llm-delay", "0.5")),
     Bench("slack_stream", ("--messages", "5", "--llm-delay", "0.2")),
+    Bench("claim_check", ()),
     Bench("scifact", (), in_quick=False),
 )
 HELPERS = {"__init__", "run_all", "slack_common", "synthetic"}  # modules that are not benchmarks

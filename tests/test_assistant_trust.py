@@ -191,3 +191,30 @@ def test_a_private_request_with_remote_embeddings_never_touches_the_standard_end
         if standard_state == "recording":
             assert standard.requests[before:] == []
     assert [r.path for r in private.requests] == ["/v1/embeddings", "/v1/chat/completions"]
+
+
+# --- the CLI: a malformed answer is a note and exit 0; on the private route one line and exit 2 ---------
+
+
+def test_the_cli_prints_the_sources_answer_or_one_line_never_a_traceback(
+    tmp_path: Path, embedder: LocalEmbedder, crm: Path, standard: FakeOpenAI, private: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from bot.cli import main
+
+    build(tmp_path, embedder, crm)  # the store and state the CLI opens below
+    env = {"CHROMA_PATH": str(tmp_path / "chroma"), "STATE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+           "CACHE_DIR": str(tmp_path / "cache"), "LLM_RETRY_SECONDS": "0",
+           **{k.upper(): str(v) for k, v in endpoints(standard, private).items()}}  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    standard.fail_next(HTML)
+    assert main(["ask", "Acme AX-PRO-2 discount", "--as", ALICE]) == 0
+    out, err = capsys.readouterr()
+    assert "I couldn't draft an answer" in out and "not a JSON completion" in out
+    assert "Traceback" not in out + err
+    private.fail_next(NO_CHOICES)
+    assert main(["ask", "Acme AX-PRO-2 discount", "--as", ALICE, "--private"]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("closer: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "reply without choices" in err and "nothing was sent to the standard endpoint" in err
