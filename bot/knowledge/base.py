@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Settings
-from bot.errors import InputError, PrivacyError
+from bot.errors import InputError, PrivacyError, StoreError
 from bot.identity.viewer import Viewer
 from bot.knowledge.crm import read_crm
 from bot.knowledge.crm_mapping import CrmMapping, ReadOptions
@@ -89,21 +89,35 @@ class KnowledgeBase:
     # --- search -------------------------------------------------------------------------------------------
 
     def index(self) -> SearchIndex:
-        """The current index; reloaded when another ingest has changed the store."""
+        """The current index; reloaded when another ingest has changed the store.
+
+        Raises StoreError when the store cannot be read (``/healthz`` then says so).
+        """
         with self._lock:
             now = time.monotonic()
             if self._index is None or now - self._checked >= self.settings.index_refresh_seconds:
                 self._checked = now
-                generation = self.store.generation()
-                if self._index is None or generation != self._generation:
-                    metas, texts, vectors = self.store.load()
-                    s = self.settings
-                    self._index = None  # let the old index go before the new one is built
-                    self._index = SearchIndex(metas, texts, vectors, k1=s.search_bm25_k1, b=s.search_bm25_b)
-                    del metas, texts, vectors
-                    release_free_memory()
-                    self._generation = generation
+                try:
+                    self._refresh()
+                except StoreError:
+                    self._checked = 0.0  # look again on the next request, not a refresh period later
+                    raise
+            assert self._index is not None
             return self._index
+
+    def _refresh(self) -> None:
+        generation = self.store.generation()
+        if self._index is not None and generation == self._generation:
+            return
+        if self._generation is not None:
+            self.store.reopen()  # a new generation, maybe written by another process
+        metas, texts, vectors = self.store.load()
+        s = self.settings
+        self._index = None  # let the old index go before the new one is built
+        self._index = SearchIndex(metas, texts, vectors, k1=s.search_bm25_k1, b=s.search_bm25_b)
+        del metas, texts, vectors
+        release_free_memory()
+        self._generation = generation
 
     def viewer(self, email: str) -> Viewer:
         return Viewer.of(email, admins=self.settings.admins)

@@ -10,6 +10,7 @@ An embedded store must have one writer process: several writers corrupted its in
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import uuid
@@ -58,6 +59,10 @@ def open_client(settings: Settings) -> Any:
             raise StoreError(f"cannot reach the {describe(settings)} ({exc})") from None
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 def describe(settings: Settings) -> str:
@@ -120,9 +125,10 @@ def _meta_of(record: Record, position: int, n_chunks: int) -> dict[str, str | in
 
 
 class ChunkStore:
-    def __init__(self, client: Any, collection: Any) -> None:
+    def __init__(self, client: Any, collection: Any, settings: Settings) -> None:
         self._client = client
         self._col = collection
+        self._settings = settings
 
     @classmethod
     def open(cls, settings: Settings, *, embedder_id: str, dimension: int | Callable[[], int]) -> ChunkStore:
@@ -153,15 +159,39 @@ class ChunkStore:
                 f"the {describe(settings)} was built with embedder {built_with}, but {embedder_id} is "
                 "configured; use the same EMBEDDING_PROVIDER, or ingest into a new store"
             )
-        return cls(client, col)
+        return cls(client, col, settings)
 
     def count(self) -> int:
         return int(self._col.count())
 
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Chroma's own errors (a deleted collection, a server down) as one StoreError line."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - chromadb raises many types (InternalError, NotFoundError, httpx)
+            raise StoreError(
+                f"cannot read the {describe(self._settings)} ({type(exc).__name__}: {_one_line(exc)})"
+            ) from None
+
     def generation(self) -> str:
         # Re-read: another process (or replica) may have written since we opened the collection.
-        self._col = self._client.get_collection(COLLECTION, embedding_function=None)
-        return str((self._col.metadata or {}).get("generation", ""))
+        with self._reading():
+            self._col = self._client.get_collection(COLLECTION, embedding_function=None)
+            return str((self._col.metadata or {}).get("generation", ""))
+
+    def reopen(self) -> None:
+        """Drop what the client has cached. An embedded client keeps its vector segments in memory:
+        once another process has written, they are stale and reads fail until they are reloaded."""
+        if self._settings.chroma_url:
+            return  # a Chroma server serves every client the current data
+        with self._reading():
+            with contextlib.suppress(Exception):
+                self._client.close()  # releases chromadb's shared per-path System when we were its last user
+            self._client = open_client(self._settings)
+            self._col = self._client.get_collection(COLLECTION, embedding_function=None)
 
     def bump_generation(self) -> None:
         meta = dict(self._col.metadata or {})
@@ -275,6 +305,10 @@ class ChunkStore:
 
     def load(self) -> tuple[list[ChunkMeta], list[str], np.ndarray]:
         """Everything the search index needs, in one pass over the collection."""
+        with self._reading():
+            return self._load()
+
+    def _load(self) -> tuple[list[ChunkMeta], list[str], np.ndarray]:
         metas: list[ChunkMeta] = []
         texts: list[str] = []
         blocks: list[np.ndarray] = []

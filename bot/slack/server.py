@@ -92,6 +92,11 @@ def create_http_app(svc: SlackService, bolt: AsyncApp, *, socket_mode: bool = Fa
             await anyio.to_thread.run_sync(svc.assistant.state.schema_revision)
         except CloserError:
             status, code = "state database unreachable", 503
+        try:  # the index a request would search, reloaded if an ingest changed the store
+            await anyio.to_thread.run_sync(svc.assistant.kb.index)
+        except CloserError as exc:
+            log.warning("knowledge store unreadable", extra={"error": type(exc).__name__})
+            status, code = "knowledge store unreadable", 503
         if svc.workers.draining:
             status, code = "shutting down", 503
         uptime = round(time.monotonic() - svc.started)
