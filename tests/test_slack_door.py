@@ -14,7 +14,7 @@ import pytest
 from bot.slack import buttons as b
 from bot.slack.clients import web_client
 from bot.slack.inbound import ATTACHMENTS_NOT_READ
-from bot.slack.render import notice
+from bot.slack.render import DEGRADED_PUBLIC, notice
 from bot.slack.targets import Thread, say
 from tests.fake_openai import Failure as LLMFailure
 from tests.fake_slack import Failure, FakeSlack, sign
@@ -86,6 +86,18 @@ def test_endpoint_errors_are_generic_in_a_channel_and_masked_for_the_asker(h: Ha
     assert "|https://ours.example" not in posted and "[redacted]" in text_of(detail.params)
 
 
+def test_a_degraded_answer_in_a_channel_keeps_the_endpoints_words_for_the_asker(h: Harness) -> None:
+    down = LLMFailure(status=503, body={"error": {"message": LEAKY, "type": "server_error"}})
+    h.std.fail_next(*[down] * 20)
+    h.driver.event(mention("UALICE", "What discount did Acme ask for?"))
+    (why,) = h.fake.wait_calls("chat.postEphemeral", timeout=20)
+    (public,) = h.fake.calls_to("chat.update")
+    assert DEGRADED_PUBLIC in text_of(public.params) and "503" not in text_of(public.params)
+    assert why.params["user"] == "UALICE" and "503" in text_of(why.params)
+    posted = everything_posted(h)
+    assert "sk-live" not in posted and "<!channel>" not in posted
+
+
 def test_streamed_chunks_are_sanitised_like_the_final_message(h: Harness) -> None:
     h.std.reply = lambda body: "Acme asked for **15%** off [1]. " * 3 + LEAKY + " and that is all."
     h.driver.event(dm("What discount did Acme ask for?"))
@@ -151,6 +163,23 @@ def test_bodies_over_the_limit_are_refused_before_they_are_read(h: Harness) -> N
             "application/json",
         ),
         (b"[1, 2, 3]", "application/json"),
+        (
+            json.dumps(
+                {
+                    "type": "event_callback",
+                    "event_id": "Ev4",
+                    "team_id": "T0001",
+                    "event": {
+                        "type": "message",
+                        "channel_type": "im",
+                        "channel": "D1",
+                        "text": "hi",
+                        "ts": "1.0",
+                    },
+                }
+            ).encode(),
+            "application/json",
+        ),
     ],
 )
 def test_malformed_signed_bodies_are_400_and_the_server_stays_up(
@@ -228,6 +257,12 @@ def test_mentions_by_bots_are_never_answered(h: Harness) -> None:
     h.driver.event(mention("UALICE", "What discount did Acme ask for?", ts="1700000800.000100"))
     h.fake.wait_calls("chat.update")
     assert len(h.fake.calls_to("chat.postMessage")) == 1 and len(h.chats(h.std)) == 1
+
+
+def test_a_slash_commands_text_is_decoded_too(h: Harness) -> None:
+    _, name = h.driver.command("what did <@UBOB|bob> say about Acme &amp; <#C1|deals>?")
+    h.fake.wait_responses(name)
+    assert "what did @bob say about Acme & #deals?" in h.prompt(h.std)
 
 
 def test_the_question_is_what_the_user_wrote(h: Harness) -> None:

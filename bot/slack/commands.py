@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.errors import InputError
 from bot.observability import METRICS
 from bot.slack.identity import Person
+from bot.slack.inbound import plain_text
 from bot.slack.parse import Command, help_text, parse
 from bot.slack.render import Message, notice
 from bot.slack.service import Request, SlackService
@@ -72,7 +73,7 @@ def run_command(
 def register(app: AsyncApp, svc: SlackService) -> None:
     async def on_command(ack: AsyncAck, body: dict[str, Any]) -> None:
         try:
-            cmd = parse(str(body.get("text") or ""))
+            cmd = parse(plain_text(str(body.get("text") or ""), bot_user_id=svc.bot_user_id))
         except InputError as exc:
             await ack(response_type="ephemeral", **notice(f"{exc}. Try `{svc.settings.slack_command} help`."))
             METRICS.requests.labels(surface="command", outcome="rejected").inc()

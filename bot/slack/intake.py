@@ -91,8 +91,10 @@ def malformed(data: dict[str, Any]) -> str | None:
         if event["type"] in ("app_mention", "message") and not event.get("subtype"):
             if not all(isinstance(event.get(k), str) for k in ("channel", "ts")):
                 return "a message event without channel or ts"
-            if event["type"] == "app_mention" and not isinstance(event.get("user"), str):
-                return "an app_mention without a user"
+            if not isinstance(event.get("user"), str) and (
+                event["type"] == "app_mention" or not event.get("bot_id")
+            ):
+                return f"a person's {event['type']} without a user"
     elif kind == "block_actions":
         if not isinstance(data.get("user"), dict) or not isinstance(data.get("actions"), list):
             return "block_actions without user or actions"

@@ -21,7 +21,7 @@ from bot.slack.buttons import ButtonValue, offer_button
 from bot.slack.history import Said, just_after
 from bot.slack.identity import Person
 from bot.slack.inbound import from_a_person, plain_text
-from bot.slack.render import notice
+from bot.slack.render import Message, notice
 from bot.slack.service import Request, SlackService
 from bot.slack.targets import Ephemeral, Thread
 
@@ -69,6 +69,8 @@ def answer_mention(svc: SlackService, event: dict[str, Any], event_id: str, thre
                   history=history.turns if history else (), thread=thread.key)  # fmt: skip
     draft = svc.draft(req)
     thread.send(svc.present(draft, req, mode="channel", notes=[PUBLIC_NOTE]))
+    if draft.degraded:  # the thread was told "degraded"; why (an endpoint's error) is for the asker only
+        _aside(Ephemeral(svc.client, channel, user, thread.thread_ts), notice(f"⚠ Why: {draft.note}"))
     answer = Said(just_after(ts), Turn("assistant", draft.text))
     svc.history.answered(thread.key, history, Said(ts, Turn("user", question)), answer,
                          private=draft.decision.private)  # fmt: skip
@@ -77,17 +79,19 @@ def answer_mention(svc: SlackService, event: dict[str, Any], event_id: str, thre
         offer = ButtonValue(draft.request_id, "ask", "channel", user, private=draft.decision.private,
                             public_only=True, text=question)  # fmt: skip
         actions = {"type": "actions", "elements": [offer_button(offer)]}
-        try:  # an extra: the answer is delivered already, so a failure here is only logged
-            Ephemeral(svc.client, channel, user, thread.thread_ts).send(
-                [notice(MORE_PRIVATELY, extra=[actions])]
-            )
-        except (SlackApiError, SlackClientError) as exc:
-            log.warning("could not offer a private answer", extra={"slack_error": _code(exc)})
+        _aside(
+            Ephemeral(svc.client, channel, user, thread.thread_ts), notice(MORE_PRIVATELY, extra=[actions])
+        )
     return "degraded" if draft.degraded else "ok"
 
 
-def _code(exc: Exception) -> str | None:
-    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else None
+def _aside(target: Ephemeral, message: Message) -> None:
+    """An extra for the asker after the answer is delivered: a failure is only logged."""
+    try:
+        target.send([message])
+    except (SlackApiError, SlackClientError) as exc:
+        code = str(exc.response.get("error")) if isinstance(exc, SlackApiError) else None
+        log.warning("could not send the asker a note", extra={"slack_error": code})
 
 
 def register(app: AsyncApp, svc: SlackService) -> None:

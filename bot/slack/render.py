@@ -28,6 +28,8 @@ MAX_MESSAGES = 5  # a response_url takes five posts; longer is not a chat answer
 CUT = "✂ The rest of this answer was too long for Slack."
 FALLBACK_CHARS = 3000
 UNVERIFIED = "⚠ Not found in the cited sources — check before sending"
+DEGRADED_PUBLIC = "no model answer this time, so this shows what the sources say."
+DEGRADED_REASON = "the language model is not available right now"
 
 
 def section(text: str) -> Block:
@@ -70,8 +72,11 @@ def sources_line(draft: Draft) -> str | None:
     return "*Sources:* " + " · ".join(parts)
 
 
-def trailer(draft: Draft, *, private_host: str | None, notes: Sequence[str] = ()) -> list[Block]:
-    """The context lines under an answer."""
+def trailer(
+    draft: Draft, *, private_host: str | None, notes: Sequence[str] = (), public: bool = False
+) -> list[Block]:
+    """The context lines under an answer. ``public``: in a channel, where a degraded answer's reason
+    (an endpoint's error) is not shown — the asker is told it alone."""
     blocks: list[Block] = []
     line = sources_line(draft)
     if line and not draft.degraded:
@@ -80,19 +85,27 @@ def trailer(draft: Draft, *, private_host: str | None, notes: Sequence[str] = ()
         claims = ", ".join(f"`{escape(c.text).replace('`', chr(39))}`" for c in draft.unverified)
         blocks.append(context(f"{UNVERIFIED}: {claims}"))
     if draft.degraded:
-        blocks.append(context(f"⚠ Degraded answer: {escape(draft.note)}"))
+        blocks.append(context(f"⚠ Degraded answer: {DEGRADED_PUBLIC if public else escape(draft.note)}"))
     if draft.decision.private:
         blocks.append(context(f"🔒 Private — sent only to {escape(private_host or 'the private endpoint')}"))
     blocks += [context(note) for note in notes]
     return blocks
 
 
-def body_blocks(draft: Draft) -> list[Block]:
+def answer_text(draft: Draft, *, public: bool = False) -> str:
+    """The answer's Markdown. In a channel, a degraded answer does not quote why (an endpoint's own
+    error message, its address): that goes to the asker alone."""
+    if public and draft.degraded and draft.note:
+        return draft.text.replace(draft.note, DEGRADED_REASON)
+    return draft.text
+
+
+def body_blocks(draft: Draft, *, public: bool = False) -> list[Block]:
     deal_names = [c.title for c in draft.citations if c.source_type == "deal"]
     blocks: list[Block] = []
     if draft.subject:
         blocks.append(section(f"*Subject:* {escape(draft.subject)}"))
-    text = emphasize(to_mrkdwn(draft.text), deal_names) or "_(no answer text)_"
+    text = emphasize(to_mrkdwn(answer_text(draft, public=public)), deal_names) or "_(no answer text)_"
     blocks += [section(piece) for piece in split_text(text)]
     if draft.next_steps:
         steps = "\n".join(f"• {escape(s)}" for s in draft.next_steps)
@@ -135,15 +148,17 @@ def render_draft(
     buttons: Sequence[Block] = (),
     notes: Sequence[str] = (),
     closing: Sequence[Block] = (),
+    public: bool = False,
 ) -> list[Message]:
     """The messages that show ``draft``; buttons (``answer_buttons``) and ``closing`` blocks (the
     feedback row) on the last one."""
-    tail = trailer(draft, private_host=private_host, notes=notes)
+    tail = trailer(draft, private_host=private_host, notes=notes, public=public)
     if buttons:
         tail.append({"type": "actions", "elements": list(buttons)[:25]})
     tail += closing
-    fallback = (f"Subject: {escape(draft.subject)}\n\n" if draft.subject else "") + to_mrkdwn(draft.text)
-    return paginate(body_blocks(draft), tail, fallback)
+    subject = f"Subject: {escape(draft.subject)}\n\n" if draft.subject else ""
+    fallback = subject + to_mrkdwn(answer_text(draft, public=public))
+    return paginate(body_blocks(draft, public=public), tail, fallback)
 
 
 def notice(text: str, *, extra: Sequence[Block] = ()) -> Message:

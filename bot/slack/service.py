@@ -155,9 +155,8 @@ class SlackService:
         dm = mode == "dm"
         buttons = answer_buttons(value, thumbs=not dm)
         closing = [feedback_block(value)] if dm else []
-        return render_draft(
-            draft, private_host=self.private_host, buttons=buttons, notes=shown, closing=closing
-        )
+        return render_draft(draft, private_host=self.private_host, buttons=buttons, notes=shown,
+                            closing=closing, public=mode == "channel")  # fmt: skip
 
     # --- the error boundary ---------------------------------------------------------------------------
 
