@@ -235,10 +235,11 @@ def _check_person(kb: KnowledgeBase, email: str, *, allow_unknown: bool = False)
         print(f"closer: {email} is on no record; using docs and public records only", file=sys.stderr)
         return
     close = difflib.get_close_matches(address, sorted(known), n=1)
-    hint = f" — did you mean {close[0]}?" if close else ""
+    hint = f" Did you mean {close[0]}?" if close else ""
     raise InputError(
-        f"{email} is not named on any loaded record (owner, team or ADMIN_EMAILS){hint}; "
-        "`closer people` lists who is known, --allow-unknown runs as them anyway (docs and public records)"
+        f"{email} is not named on any loaded record (owner, team or ADMIN_EMAILS).{hint} "
+        "`closer people` lists who is known; --allow-unknown runs as them anyway "
+        "(docs and public records only)"
     )
 
 

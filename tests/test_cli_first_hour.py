@@ -128,7 +128,7 @@ def test_a_typo_in_as_is_refused_with_a_suggestion_and_how_to_list_people(
         run = _run(capsys, *command, "--as", "alicee@x.example")
         assert run.code == 2
         line = _one_line(run)
-        assert "alicee@x.example" in line and f"did you mean {ALICE}" in line
+        assert "alicee@x.example" in line and f"Did you mean {ALICE}?" in line
         assert "closer people" in line and "--allow-unknown" in line
         assert run.out == ""
 
@@ -217,3 +217,33 @@ def test_ingest_sample_keeps_the_users_own_records(
     assert ("doc", "guides/onboarding.md") in kinds
     assert ("deal", "DL-101") in kinds  # and the sample is there too
     assert SAMPLE_REP in kb.people()
+
+
+def test_ingest_sample_never_replaces_a_record_of_yours_with_the_same_id(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bot.knowledge.crm import COLUMNS
+    from tests.helpers_chroma import write_csv
+
+    _use_store(monkeypatch, tmp_path, ADMIN_EMAILS=ADMIN)
+    export = tmp_path / "crm"
+    export.mkdir()
+    write_csv(
+        export / "accounts.csv", COLUMNS["accounts"], [("ACC-001", "Our own Acme", "", "", ALICE, "", "")]
+    )
+    assert _run(capsys, "ingest", "crm", str(export)).code == 0
+    run = _run(capsys, "ingest", "sample")
+    assert run.code == 2
+    assert "account:ACC-001" in _one_line(run) and run.out == ""
+    kb = KnowledgeBase.open(load_settings())
+    assert [m.title for m in kb.index().metas] == ["Our own Acme"]  # yours, and nothing of the sample
+
+
+def test_ingest_sample_twice_changes_nothing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _use_store(monkeypatch, tmp_path)
+    assert _run(capsys, "ingest", "sample").code == 0
+    again = _run(capsys, "ingest", "sample")
+    assert again.code == 0, again.err
+    assert all(" 0 added, 0 updated, " in line and ", 0 removed;" in line for line in again.out.splitlines())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import gc
 import threading
 import time
@@ -19,12 +20,21 @@ from bot.knowledge.docs import read_docs
 from bot.knowledge.embedder import Embedder, LocalEmbedder, OpenAIEmbedder
 from bot.knowledge.index import SearchIndex
 from bot.knowledge.ingest import IngestReport, ingest
-from bot.knowledge.records import SourceType
+from bot.knowledge.records import Record, SourceType
 from bot.knowledge.search import Hit, HybridSearcher, SearchTuning
-from bot.knowledge.store import ChunkStore, writer_lock
+from bot.knowledge.store import ChunkStore, describe, writer_lock
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 CRM_KINDS: tuple[SourceType, ...] = ("account", "deal", "contact", "note")
+ORIGIN, SAMPLE_ORIGIN = "origin", "closer-sample"  # a field on every record the sample loads
+
+
+def _from_sample(record: Record) -> Record:
+    return dataclasses.replace(record, fields={**record.fields, ORIGIN: SAMPLE_ORIGIN})
+
+
+def _unmarked(record: Record) -> Record:
+    return dataclasses.replace(record, fields={k: v for k, v in record.fields.items() if k != ORIGIN})
 
 
 def _hit(index: SearchIndex, row: int) -> Hit:
@@ -213,7 +223,30 @@ class KnowledgeBase:
             )  # fmt: skip
 
     def ingest_sample(self, *, progress: bool = False) -> tuple[IngestReport, IngestReport]:
-        """Add the sample company next to whatever is loaded: nothing else is ever removed."""
-        crm = self.ingest_crm(SAMPLE_DIR / "crm", progress=progress)
-        docs = self.ingest_docs(SAMPLE_DIR / "docs", progress=progress)
-        return crm, docs
+        """Add the sample company next to whatever is loaded. Nothing else is removed, and nothing of
+        yours is replaced: if a stored record that did not come from the sample has one of the
+        sample's ids, nothing is loaded and the error names it."""
+        with writer_lock(self.settings):
+            export = read_crm(SAMPLE_DIR / "crm", lookup=self.store.parent)
+            doc_records, doc_problems = read_docs(SAMPLE_DIR / "docs")
+            crm_records = [_from_sample(r) for r in export.records]
+            docs = [_from_sample(r) for r in doc_records]
+            self._refuse_clashes([*crm_records, *docs], [*CRM_KINDS, "doc"])
+            crm = ingest(crm_records, sorted(export.kinds), store=self.store, embedder=self.embedder,
+                         problems=export.problems, progress=progress)  # fmt: skip
+            return crm, ingest(docs, ["doc"], store=self.store, embedder=self.embedder,
+                               problems=doc_problems, progress=progress)  # fmt: skip
+
+    def _refuse_clashes(self, sample: list[Record], kinds: list[SourceType]) -> None:
+        ours = {r.key: r for r in sample}
+        for key, state in self.store.sources(kinds).items():
+            mine = ours.get(key)
+            if mine is None or state.content_hash in (mine.content_hash, _unmarked(mine).content_hash):
+                continue  # not the sample's id, or the sample itself (also as loaded before it was marked)
+            meta = self.store.first_meta(key) or {}
+            if meta.get(f"f_{ORIGIN}") != SAMPLE_ORIGIN:
+                raise InputError(
+                    f"the store already holds a record {key} that is not the sample's; the sample was not "
+                    f"loaded, so nothing of yours is replaced (use another CHROMA_PATH for the demo, or "
+                    f"remove {describe(self.settings)} if it only ever held an older sample)"
+                )

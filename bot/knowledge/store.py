@@ -292,12 +292,16 @@ class ChunkStore:
         for start in range(0, len(ids), PAGE):
             self._col.delete(ids=ids[start : start + PAGE])
 
+    def first_meta(self, key: str) -> dict[str, Any] | None:
+        """The metadata of one stored chunk of record ``key`` (``type:id``), or None."""
+        page = self._col.get(where={"source_key": key}, include=["metadatas"], limit=1)
+        return dict(page["metadatas"][0]) if page["ids"] else None
+
     def parent(self, kind: SourceType, source_id: str) -> Parent | None:
         """A stored account or deal, for the notes and contacts of a partial export."""
-        page = self._col.get(where={"source_key": f"{kind}:{source_id}"}, include=["metadatas"], limit=1)
-        if not page["ids"]:
+        meta = self.first_meta(f"{kind}:{source_id}")
+        if meta is None:
             return None
-        meta = page["metadatas"][0]
         readers = tuple(r for r in str(meta.get("readers", "")).split(";") if r)
         visibility: Visibility = "public" if meta["visibility"] == "public" else "private"
         access = Access(visibility, owner=str(meta.get("owner", "")), team=readers)
