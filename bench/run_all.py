@@ -37,6 +37,7 @@ BENCHES = (
     Bench("ask_overhead", ("--asks", "20")),
     Bench("ingest_throughput", ("--copies", "1")),
     Bench("sample_quality", ()),
+    Bench("feedback_replay", ()),
     Bench("store_memory", ("--chunks", "5000")),
     Bench("slack_ack", ("--concurrent", "10", "--rounds", "1", "--llm-delay", "0.5")),
     Bench("slack_stream", ("--messages", "5", "--llm-delay", "0.2")),
