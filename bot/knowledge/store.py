@@ -56,7 +56,8 @@ def open_client(settings: Settings) -> Any:
                 host=url.hostname or "", port=port, ssl=url.scheme == "https", settings=chroma_settings
             )
         except Exception as exc:  # noqa: BLE001 - chromadb raises bare Exception/ValueError on connect
-            raise StoreError(f"cannot reach the {describe(settings)} ({exc})") from None
+            detail = mask_secrets(str(exc), secrets_of(settings))
+            raise StoreError(f"cannot reach the {describe(settings)} ({detail})") from None
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
 
