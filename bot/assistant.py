@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.config import Settings
 from bot.drafting.claims import Claim, check_claims
 from bot.drafting.history import Turn, render_history
-from bot.drafting.sources import Citation, cited_text, framed, keep_valid_citations, render_sources
+from bot.drafting.sources import Citation, as_data, cited_text, framed, keep_valid_citations, render_sources
 from bot.errors import EmbedderError, LLMRejectedError, LLMUnavailableError, PrivacyError
 from bot.identity.viewer import PUBLIC_ONLY
 from bot.knowledge.base import KnowledgeBase
@@ -391,7 +391,7 @@ class Assistant:
         prompt = load_prompt("followup", self._prompts)
         masker = self._masker(decision)
         values = {
-            "deal": f"{head.title} ({head.source_id})",
+            "deal": as_data(f"{head.title} ({head.source_id})"),
             "sources": render_sources(hits),
             "today": self._today().isoformat(),
         }
