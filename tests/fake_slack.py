@@ -64,6 +64,7 @@ class FakeSlack:
         # thread_ts -> the thread's messages, as conversations.replies gives them: the users' messages
         # the driver delivered and what the bot posted (ephemeral messages are not part of a thread).
         self.threads: dict[str, list[dict[str, Any]]] = {}
+        self.enterprise_id: str | None = None  # auth.test's: set it to play an Enterprise Grid install
         self.replies_limit = 15  # conversations.replies' page cap (Slack's for non-Marketplace apps)
         self.failures: dict[str, list[Failure]] = {}
         self.delays: dict[str, float] = {}  # method -> seconds every call of it takes
@@ -135,23 +136,24 @@ class FakeSlack:
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts
         if method == "auth.test":
-            return {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "user": "closer"}
+            org = {"enterprise_id": self.enterprise_id} if self.enterprise_id else {}
+            return {
+                "ok": True,
+                "user_id": BOT_USER,
+                "bot_id": BOT_ID,
+                "team_id": TEAM,
+                "user": "closer",
+                **org,
+            }
         if method == "users.info":
             user = self.users.get(str(p.get("user")))
             if user is None:
                 return {"ok": False, "error": "user_not_found"}
-            profile = {"email": user["email"]} if user.get("email") else {}
-            if user.get("name"):
-                profile["display_name"] = user["name"]
-            return {
-                "ok": True,
-                "user": {"id": p["user"], "team_id": TEAM, "tz": user.get("tz"), "profile": profile},
-            }
+            return {"ok": True, "user": self._user(str(p["user"]), user)}
         if method == "users.lookupByEmail":
             for uid, user in self.users.items():
                 if user.get("email") == p.get("email"):
-                    profile = {"email": user["email"]}
-                    return {"ok": True, "user": {"id": uid, "tz": user.get("tz"), "profile": profile}}
+                    return {"ok": True, "user": self._user(uid, user)}
             return {"ok": False, "error": "users_not_found"}
         if method == "conversations.replies":
             return self._replies(p)
@@ -177,6 +179,25 @@ class FakeSlack:
         if method.startswith("assistant.threads."):
             return {"ok": True}
         return {"ok": False, "error": "unknown_method"}
+
+    @staticmethod
+    def _user(uid: str, user: dict[str, Any]) -> dict[str, Any]:
+        """A user object shaped like Slack's (``users.info``): a confirmed full member of ``TEAM``
+        unless the test's user says otherwise (``team_id``, ``is_restricted``, ``is_stranger``…)."""
+        profile: dict[str, Any] = {
+            "real_name": user.get("name") or uid.title(),
+            "display_name": user.get("name") or "",
+        }
+        if user.get("email"):
+            profile["email"] = user["email"]
+        out: dict[str, Any] = {
+            "id": uid, "team_id": TEAM, "name": uid.lower(), "deleted": False, "real_name": profile["real_name"],
+            "tz": user.get("tz"), "is_admin": False, "is_owner": False, "is_restricted": False,
+            "is_ultra_restricted": False, "is_bot": False, "is_app_user": False, "is_email_confirmed": True,
+            "updated": 1700000000, "profile": profile,
+        }  # fmt: skip
+        out.update({k: v for k, v in user.items() if k not in ("email", "name", "tz")})
+        return out
 
     def _next_ts(self) -> str:
         with self._cond:

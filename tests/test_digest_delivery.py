@@ -115,6 +115,7 @@ def test_a_digest_goes_out_as_one_dm_and_not_twice(tmp_path: Path, slack: FakeSl
     assert service.send(ALICE, TODAY, sender).status == "sent"
     assert [c.method for c in slack.calls] == [
         "users.lookupByEmail",
+        "auth.test",  # once per process: is that account one of the installation's own members?
         "conversations.open",
         "chat.postMessage",
     ]

@@ -54,10 +54,9 @@ def answer_mention(svc: SlackService, event: dict[str, Any], event_id: str, thre
         return "duplicate"
     channel, user = str(event["channel"]), str(event["user"])
     question = question_of(svc, str(event.get("text") or ""))
-    if not question:
-        thread.send(
-            [notice(f"Ask me a question after the mention, or try `{svc.settings.slack_command} help`.")]
-        )
+    if not question:  # for the asker alone (issue 10.7): nothing to show the channel
+        hint = f"Ask me a question after the mention, or try `{svc.settings.slack_command} help`."
+        _aside(Ephemeral(svc.client, channel, user, event.get("thread_ts")), notice(hint))
         return "rejected"
     person = svc.directory.person(user)
     thread.placeholder(PLACEHOLDER)
@@ -74,6 +73,8 @@ def answer_mention(svc: SlackService, event: dict[str, Any], event_id: str, thre
     answer = Said(just_after(ts), Turn("assistant", draft.text))
     svc.history.answered(thread.key, history, Said(ts, Turn("user", question)), answer,
                          private=draft.decision.private)  # fmt: skip
+    if person.notice:  # why they get public sources only: for them, not the channel
+        _aside(Ephemeral(svc.client, channel, user, thread.thread_ts), notice(person.notice))
     public = {(h.source_type, h.source_id) for h in draft.sources}
     if has_more_privately(svc, question, person, public, private=draft.decision.private):
         offer = ButtonValue(draft.request_id, "ask", "channel", user, private=draft.decision.private,

@@ -38,10 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot.slack")
 Action = Literal["ask", "reply", "followup"]
-UNKNOWN_USER = (
-    "I couldn't see an email on your Slack profile, so I can't tell which CRM records are yours: "
-    "this answer uses product docs and public records only."
-)
 STAYS_PRIVATE = ("🔒 This thread went private earlier, so it stays private. "
                  "Start a new thread for a standard-route conversation.")  # fmt: skip
 CHANNEL_FAILURE = "Sorry — I couldn't answer this one (ref {rid})."
@@ -148,7 +144,9 @@ class SlackService:
             private=draft.decision.private, public_only=req.public_only, text=req.text,
             sources=tuple(f"{c.source_type}:{c.source_id}" for c in draft.citations),
         )  # fmt: skip
-        shown = [*notes] + ([UNKNOWN_USER] if not req.person.known else [])
+        # Why this person gets public sources only is for them alone: in a channel it goes ephemeral.
+        personal = req.person.notice if mode != "channel" else None
+        shown = [*notes] + ([personal] if personal else [])
         if draft.decision.reason == THREAD_STAYS_PRIVATE:
             shown.append(STAYS_PRIVATE)
         # In a DM (a streamed answer), 👍/👎 are Slack's own feedback buttons under the answer.
