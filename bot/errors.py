@@ -73,8 +73,10 @@ class StateError(CloserError):
 
 
 def error_json(exc: CloserError) -> dict[str, dict[str, str]]:
-    """The ``--json`` shape of a refusal or error: ``{"error": {"type", "message"}}``; ``type`` is the
-    class without "Error" in snake case (``privacy``, ``input``, ``llm_unavailable``, ``store_busy``…)."""
-    name = type(exc).__name__.removesuffix("Error") or "closer"
+    """The ``--json`` shape of a refusal or error: ``{"error": {"type", "message"}}``. ``type`` names
+    the most specific class of this module the error is, without "Error", in snake case (``privacy``,
+    ``input``, ``llm_unavailable``, ``store_busy``…); ``error`` for the base class alone."""
+    cls = next(c for c in type(exc).__mro__ if c.__module__ == __name__)
+    name = cls.__name__.removesuffix("Error").removeprefix("Closer") or "error"
     kind = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
     return {"error": {"type": kind, "message": str(exc)}}
