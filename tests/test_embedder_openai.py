@@ -51,3 +51,21 @@ def test_endpoint_errors_become_one_line(tmp_path: Path) -> None:
         embedder = OpenAIEmbedder(base_url=api.base_url, api_key="sk-wrong", model="m")
         with pytest.raises(EmbedderError, match="embedding endpoint failed: AuthenticationError"):
             embedder.embed(["x"])
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        Failure(200, raw=b"<html>gateway</html>", content_type="text/html"),
+        Failure(200, raw=b"{not json"),
+        Failure(200, raw=b'{"object": "list"}'),
+        Failure(200, raw=b'{"object": "list", "data": []}'),
+    ],
+    ids=["html", "not-json", "no-data", "empty-data"],
+)
+def test_a_malformed_embedding_reply_is_one_line_not_a_crash(failure: Failure) -> None:
+    with FakeOpenAI() as api:
+        api.fail_next(failure)
+        embedder = OpenAIEmbedder(base_url=api.base_url, api_key="sk-x", model="m")
+        with pytest.raises(EmbedderError, match=r"its reply was not 1 embedding\(s\)"):
+            embedder.embed(["x"])

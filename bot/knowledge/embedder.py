@@ -169,10 +169,25 @@ class OpenAIEmbedder:
             resp = self._client.embeddings.create(model=self._model, input=list(texts))
         except openai.OpenAIError as exc:
             raise EmbedderError(f"embedding endpoint failed: {type(exc).__name__}") from None
-        rows = sorted(resp.data, key=lambda d: d.index)
-        vecs = _normalize(np.asarray([r.embedding for r in rows], np.float32))
+        except (
+            ValueError,
+            AttributeError,
+            TypeError,
+        ):  # the SDK parsing a body that is not an embedding list
+            raise self._malformed(len(texts)) from None
+        try:  # a 200 that is not an embedding list: HTML (a bare string here), no data, ragged rows
+            rows = sorted(resp.data, key=lambda d: d.index)
+            raw = np.asarray([r.embedding for r in rows], np.float32)
+        except (AttributeError, TypeError, ValueError):
+            raise self._malformed(len(texts)) from None
+        if raw.ndim != 2 or raw.shape[0] != len(texts) or raw.shape[1] == 0:
+            raise self._malformed(len(texts))
+        vecs = _normalize(raw)
         self._dimension = int(vecs.shape[1])
         return vecs
+
+    def _malformed(self, n: int) -> EmbedderError:
+        return EmbedderError(f"embedding endpoint failed: its reply was not {n} embedding(s)")
 
 
 class CachedEmbedder:
