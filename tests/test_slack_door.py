@@ -204,6 +204,15 @@ def test_an_unusable_timestamp_is_401(h: Harness, timestamp: str) -> None:
     assert httpx.post(f"{h.url}/slack/events", content=body, headers=headers).status_code == 401
 
 
+def test_slacks_certificate_probe_is_answered_without_a_signature(h: Harness) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    probe = httpx.post(f"{h.url}/slack/events", content=b"ssl_check=1&token=verification-token", headers=form)
+    assert probe.status_code == 200
+    smuggled = b"ssl_check=1&token=x&command=%2Fsales&text=hi&user_id=UALICE&trigger_id=t1&response_url=x"
+    assert httpx.post(f"{h.url}/slack/events", content=smuggled, headers=form).status_code == 200
+    assert [c.method for c in h.fake.calls if c.method != "auth.test"] == [] and h.chats(h.std) == []
+
+
 # --- events Slack requires an answer to --------------------------------------------------------------------
 
 

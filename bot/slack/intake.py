@@ -4,7 +4,8 @@ In order, each refusal a short plain-text answer, the server unaffected:
 
 1. a body larger than ``SLACK_MAX_BODY_BYTES`` → 413, refused on its ``Content-Length`` before
    reading, or as soon as the streamed read passes the cap (never buffered whole);
-2. no valid Slack signature (missing or non-numeric timestamp, stale, wrong secret) → 401;
+2. no valid Slack signature (missing or non-numeric timestamp, stale, wrong secret) → 401 — except
+   Slack's ``ssl_check=1&token=…`` probe, which Bolt answers without doing anything;
 3. a signed body that is not UTF-8, not JSON / form / ``payload=<JSON object>``, or an event
    without the fields every event has → 400.
 
@@ -108,6 +109,8 @@ async def admit(request: Request, secret: str, *, limit: int) -> AsyncBoltReques
     if isinstance(body, Refused):
         return body
     if not signed(secret, body, request):
+        if len(body) < 500 and dict(parse_qsl(body.decode("latin-1"))).get("ssl_check") == "1":
+            return _bolt(body.decode("latin-1"), request)  # Slack's certificate probe: Bolt answers 200
         return UNSIGNED
     try:
         text = body.decode("utf-8")
@@ -119,4 +122,8 @@ async def admit(request: Request, secret: str, *, limit: int) -> AsyncBoltReques
     problem = malformed(data)
     if problem:
         return Refused(400, problem)
+    return _bolt(text, request)
+
+
+def _bolt(text: str, request: Request) -> AsyncBoltRequest:
     return AsyncBoltRequest(body=text, query=request.query_params, headers=request.headers)  # type: ignore[arg-type]
