@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from bot.config import load_settings
-from bot.eval.labeled import load_labeled, score_labeled
+from bot.eval.labeled import LabeledQuery, load_labeled, score_labeled
+from bot.eval.metrics import evaluate
 from bot.knowledge.base import SAMPLE_DIR, KnowledgeBase, tuning_of
 from bot.knowledge.search import SearchTuning
 
@@ -70,6 +74,56 @@ def main() -> None:
                 f"| {h.overall['recall@10']:.3f} | {len(r.leaks) + len(h.leaks)} |",
                 flush=True,
             )
+        kb.searcher.tuning = tuning_of(settings)
+        print("\n| rewrite simulation | nDCG@10 | Recall@10 |\n|---|---|---|")
+        rewrite_simulation(kb, tune, held)
+        print("\n| multi-vector trial (not adopted) | nDCG@10 | held-out nDCG@10 |\n|---|---|---|")
+        multi_vector_trial(kb, tune, held)
+
+
+def rewrite_simulation(kb: KnowledgeBase, tune: list[LabeledQuery], held: list[LabeledQuery]) -> None:
+    """What multi-query search gains when the "rewrite" is another rep's wording of the same fact.
+
+    The first 12 held-out paraphrases restate the 12 tuning paraphrases, in order. Searching each with
+    its counterpart as the rewrite (both directions) stands in for an LLM that paraphrases as well as
+    a colleague; no model that runs offline here can, so this is the measurable proxy.
+    """
+    pairs = list(zip([q for q in tune if q.kind == "paraphrase"], held[:12], strict=True))
+    for label, use in (("question alone", False), ("question + counterpart as rewrite", True)):
+        runs: dict[str, list[str]] = {}
+        qrels: dict[str, dict[str, int]] = {}
+        for n, (a, b) in enumerate(pairs):
+            for side, (q, other) in enumerate(((a, b), (b, a))):
+                hits = kb.search(q.query, viewer=kb.viewer(q.as_email), k=100,
+                                 rewrites=[other.query] if use else [])  # fmt: skip
+                qid = f"{n}.{side}"
+                runs[qid] = [f"{h.source_type}:{h.source_id}" for h in hits]
+                qrels[qid] = {key: 1 for key in q.relevant}
+        m = evaluate(runs, qrels)
+        print(f"| rewrite simulation: {label} (24 questions) | {m['ndcg@10']:.3f} | {m['recall@10']:.3f} |")
+
+
+def multi_vector_trial(kb: KnowledgeBase, tune: list[LabeledQuery], held: list[LabeledQuery]) -> None:
+    """Records as two vectors, subject line (title) and body: dense score = max of the two, or body +
+    w × title. A trial on the loaded index only (the store keeps one vector per chunk)."""
+    index = kb.index()
+    titles = kb.embedder.embed([m.title for m in index.metas])
+    body_scores = index.dense_scores
+    variants: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+        "max(body, title)": lambda q, rows: np.maximum(body_scores(q, rows), titles[rows] @ q),
+        "body + 0.3 × title": lambda q, rows: (body_scores(q, rows) + 0.3 * (titles[rows] @ q)) / 1.3,
+        "body + 0.5 × title": lambda q, rows: (body_scores(q, rows) + 0.5 * (titles[rows] @ q)) / 1.5,
+    }
+    try:
+        for name, scores in variants.items():
+            index.dense_scores = scores  # type: ignore[method-assign]
+            r, h = score_labeled(kb, tune), score_labeled(kb, held)
+            print(
+                f"| multi-vector {name} | {r.overall['ndcg@10']:.3f} | {h.overall['ndcg@10']:.3f} |",
+                flush=True,
+            )
+    finally:
+        index.dense_scores = body_scores  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":
