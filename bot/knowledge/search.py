@@ -6,6 +6,10 @@ What moves quality on CRM data (docs/retrieval.md) is structure, so on top of th
 - entity scoping: a question naming an account searches that account's records (plus docs), with
   the name taken out of the lexical query so it stops matching every note equally;
 - overview questions ("catch me up on X") get the account, its deals, contacts and latest notes.
+For questions in the rep's own words (docs/retrieval.md, measured lever by lever): a sales-vocabulary
+expansion of the BM25 query (expansion.py), parent propagation from account and deal records
+(hierarchy.py), optional LLM paraphrases (rewrite.py, ``rewrites=``) and an optional 👍/👎 prior
+(feedback.py); title-field scoring (fields.py) and pseudo-relevance feedback (prf.py) are kept off.
 """
 
 from __future__ import annotations
