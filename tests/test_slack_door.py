@@ -22,6 +22,7 @@ from tests.slack_fixtures import SECRET, Harness, eventually, mention, metric, t
 from tests.slack_fixtures import crm_fixture as crm_fixture  # the crm fixture
 from tests.slack_fixtures import harness_fixture as harness_fixture  # the h fixture
 
+FORM = "application/x-www-form-urlencoded"
 LEAKY = ("Invalid key sk-live-0123456789abcdefXYZ for <!channel> <@UALICE>: "
          "see <https://evil.example/x|https://ours.example/help>")  # fmt: skip
 
@@ -163,6 +164,10 @@ def test_bodies_over_the_limit_are_refused_before_they_are_read(h: Harness) -> N
             "application/json",
         ),
         (b"[1, 2, 3]", "application/json"),
+        (
+            b"payload=%7B%22type%22%3A%22block_actions%22%2C%22user%22%3A%7B%7D%2C%22actions%22%3A%5B%5D%7D",
+            FORM,
+        ),
         (
             json.dumps(
                 {

@@ -97,8 +97,11 @@ def malformed(data: dict[str, Any]) -> str | None:
             ):
                 return f"a person's {event['type']} without a user"
     elif kind == "block_actions":
-        if not isinstance(data.get("user"), dict) or not isinstance(data.get("actions"), list):
-            return "block_actions without user or actions"
+        user, actions = data.get("user"), data.get("actions")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+            return "block_actions without a user"
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
+            return "block_actions without actions"
     elif "command" in data and not all(isinstance(data.get(k), str) for k in ("user_id", "trigger_id")):
         return "a slash command without user_id or trigger_id"
     return None
