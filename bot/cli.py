@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Settings, load_settings
+from bot.crm_sync import command as crm_sync_command
 from bot.errors import CloserError, InputError, UsageError, error_json
 from bot.json_output import to_json
 from bot.knowledge.crm_flags import add_crm_read_flags, crm_read_flags
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--send", action="store_true", help="DM each digest in Slack, once per rep and day")
     _json_option(digest)
 
+    crm_sync_command.add_parser(sub)
     sub.add_parser("doctor", help="check settings, state, store, model, LLM endpoints and Slack")
     migrate = sub.add_parser("migrate-store", help="copy an embedded store into the configured one")
     migrate.add_argument(
@@ -358,7 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         handlers = {"ingest": _ingest, "search": _search, "eval": _eval, "ask": _draft, "reply": _draft,
                     "followup": _draft, "privacy": _privacy, "digest": _digest, "doctor": _doctor,
-                    "migrate-store": _migrate_store, "serve": _serve, "people": _people}  # fmt: skip
+                    "migrate-store": _migrate_store, "serve": _serve, "people": _people,
+                    "sync": crm_sync_command.run}  # fmt: skip
         handler = handlers[args.command]
         return handler(args, settings)
     except CloserError as exc:

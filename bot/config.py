@@ -131,13 +131,29 @@ class Settings(BaseSettings):
     )
     digest_suggestions: bool = Field(True, description="ask the LLM for a next step on flagged deals")
 
+    # Live CRM sync (`closer sync hubspot|salesforce`, bot/crm_sync; README "Connect your CRM")
+    hubspot_access_token: str | None = Field(None, description="private-app access token (pat-…)")
+    hubspot_api_url: str = "https://api.hubapi.com"
+    hubspot_api_version: str = Field("2026-09", pattern=r"^\d{4}-\d{2}$", description="dated API version")
+    hubspot_search_per_second: float = Field(4.0, ge=0, le=100, description="search calls per second; 0 = no pacing")
+    salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_client_id: str | None = Field(None, description="connected app consumer key")
+    salesforce_client_secret: str | None = Field(None, description="consumer secret (client credentials flow)")
+    salesforce_username: str | None = Field(None, description="integration user (JWT bearer flow)")
+    salesforce_private_key_file: Path | None = Field(None, description="PEM key whose certificate is on the app")
+    salesforce_api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$")
+    crm_sync_visibility: Literal["private", "public"] = "private"
+    crm_sync_minutes: int = Field(0, ge=0, le=10_080, description="scheduled sync in `closer serve`; 0 = off")
+    crm_retry_seconds: float = Field(120.0, ge=0, le=3600, description="time budget for retries of one call")
+    crm_timeout_seconds: float = Field(60.0, gt=0, le=600)
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, v: str) -> str:
         # slack-sdk joins method names onto the base URL: without the slash they are lost.
         return v if v.endswith("/") else v + "/"
 
-    @field_validator("chroma_url", "llm_base_url", "private_llm_base_url")
+    @field_validator("chroma_url", "llm_base_url", "private_llm_base_url", "hubspot_api_url", "salesforce_login_url")
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
         if v in (None, ""):

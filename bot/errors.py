@@ -12,7 +12,8 @@ CloserError                 base: a one-line message fit to show a user (CLI exi
 │   │   └── LLMMalformedError  a 200 that is not a completion (not JSON, no choices, empty)
 │   └── LLMRejectedError    refused (other 4xx), or structured output invalid twice
 ├── PrivacyError            a private request cannot be served without leaving its route
-└── StateError              the state database (STATE_URL) cannot be opened, migrated or used
+├── StateError              the state database (STATE_URL) cannot be opened, migrated or used
+└── CrmError                a CRM sync cannot sign in, is refused, or the CRM keeps failing
 """
 
 from __future__ import annotations
@@ -80,3 +81,7 @@ def error_json(exc: CloserError) -> dict[str, dict[str, str]]:
     name = cls.__name__.removesuffix("Error").removeprefix("Closer") or "error"
     kind = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
     return {"error": {"type": kind, "message": str(exc)}}
+
+
+class CrmError(CloserError):
+    pass

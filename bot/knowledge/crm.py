@@ -390,17 +390,33 @@ def _rows(
     yield from _csv_rows(text, find_delimiter(text, COLUMNS[source.stem], builder.options.delimiter))
 
 
-def _read_file(source: _Source, builder: _Builder, out: CrmExport, *, max_words: int) -> None:
-    path, stem = source.path, source.stem
-    id_col = COLUMNS[stem][0]
-    seen: dict[str, int] = {}
-    makers: dict[str, Callable[[dict[str, str]], Record]] = {
+def _makers(builder: _Builder, *, max_words: int) -> dict[str, Callable[[dict[str, str]], Record]]:
+    return {
         "accounts": builder.account,
         "deals": builder.deal,
         "contacts": builder.contact,
         "notes": lambda row: builder.note(row, max_words=max_words),
     }
-    make = makers[stem]
+
+
+def _keyed(stem: str, row: dict[str, str], make: Callable[[dict[str, str]], Record], seen: dict[str, int],
+           line: int) -> Record:  # fmt: skip
+    """A row in Closer's columns -> its record, refusing an empty or repeated id (:class:`RowError`)."""
+    id_col = COLUMNS[stem][0]
+    key = row[id_col].strip()
+    if not key:
+        raise RowError(f"{id_col} is empty")
+    if key in seen:
+        raise RowError(f"{id_col} {key!r} already appeared on line {seen[key]}")
+    seen[key] = line
+    row[id_col] = key
+    return make(row)
+
+
+def _read_file(source: _Source, builder: _Builder, out: CrmExport, *, max_words: int) -> None:
+    path, stem = source.path, source.stem
+    seen: dict[str, int] = {}
+    make = _makers(builder, max_words=max_words)[stem]
     delimiter = source.delimiter or builder.options.delimiter or ","
     try:
         for line, raw in _rows(source, builder, out):
@@ -425,14 +441,7 @@ def _read_file(source: _Source, builder: _Builder, out: CrmExport, *, max_words:
                     row = {c: raw.get(c, "") for c in COLUMNS[stem]} | {
                         k: v for k, v in raw.items() if k not in COLUMNS[stem]
                     }
-                key = row[id_col].strip()
-                if not key:
-                    raise RowError(f"{id_col} is empty")
-                if key in seen:
-                    raise RowError(f"{id_col} {key!r} already appeared on line {seen[key]}")
-                seen[key] = line
-                row[id_col] = key
-                out.records.append(make(row))
+                out.records.append(_keyed(stem, row, make, seen, line))
             except (RowError, ValueProblem) as exc:
                 message = source.columns.in_export_terms(str(exc)) if source.columns else str(exc)
                 out.problems.append(Problem(str(path), line, message))
@@ -440,4 +449,30 @@ def _read_file(source: _Source, builder: _Builder, out: CrmExport, *, max_words:
         out.problems.append(Problem(str(path), None, f"is not valid CSV ({exc})"))
 
 
-__all__ = ["COLUMNS", "STAGES", "CrmExport", "Parent", "ParentLookup", "read_crm"]
+def read_rows(
+    tables: dict[str, list[tuple[str, dict[str, str]]]],
+    *,
+    lookup: ParentLookup | None = None,
+    max_words: int = 160,
+) -> CrmExport:
+    """Rows already in Closer's columns and values (e.g. read from a CRM's API by ``closer sync``) ->
+    records, by the same builder as :func:`read_crm`. ``tables`` maps ``accounts``/``deals``/
+    ``contacts``/``notes`` to ``(origin, row)`` pairs; a problem names its row's origin."""
+    out = CrmExport()
+    builder = _Builder(lookup, ReadOptions(), stage_table({}))
+    makers = _makers(builder, max_words=max_words)
+    for stem in STEMS:
+        if stem not in tables:
+            continue
+        out.kinds.add(SOURCE_TYPE[stem])
+        seen: dict[str, int] = {}
+        for n, (origin, raw) in enumerate(tables[stem], start=1):
+            row = {c: raw.get(c, "") for c in COLUMNS[stem]} | {k: v for k, v in raw.items() if k not in COLUMNS[stem]}
+            try:
+                out.records.append(_keyed(stem, row, makers[stem], seen, n))
+            except (RowError, ValueProblem) as exc:
+                out.problems.append(Problem(origin, None, str(exc)))
+    return out
+
+
+__all__ = ["COLUMNS", "STAGES", "CrmExport", "Parent", "ParentLookup", "read_crm", "read_rows"]

@@ -71,10 +71,15 @@ def ingest(
     problems: Sequence[Problem] = (),
     prune: bool = False,
     progress: bool = False,
+    only_these: bool = False,
 ) -> IngestReport:
+    """``only_these``: read back only the stored state of ``records`` (a batch of a larger sync),
+    not of every record of ``kinds``; cannot be combined with ``prune``."""
+    if prune and only_these:
+        raise ValueError("prune needs the state of every record of the kinds, not only_these")
     started = time.perf_counter()
     report = IngestReport(problems=list(problems))
-    previous = store.sources(kinds)
+    previous = store.sources(kinds, keys=[r.key for r in records] if only_these else None)
     todo: list[Record] = []
     regranted: list[Record] = []  # same text, new access: a metadata rewrite, nothing to embed
     for record in records:
@@ -116,3 +121,12 @@ def ingest(
         store.bump_generation()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def remove(keys: Sequence[str], kinds: Sequence[SourceType], *, store: ChunkStore) -> int:
+    """Delete the stored records with these ``type:id`` keys (e.g. deleted in the CRM); returns how many."""
+    gone = list(store.sources(kinds, keys=keys).values())
+    if gone:
+        store.delete(gone)
+        store.bump_generation()
+    return len(gone)

@@ -208,11 +208,25 @@ class ChunkStore:
             yield page
             offset += len(page["ids"])
 
-    def sources(self, kinds: Sequence[SourceType]) -> dict[str, SourceState]:
-        """State of every stored record of the given source types, keyed by ``type:id``."""
-        where = {"source_type": {"$in": list(kinds)}}
+    def sources(
+        self, kinds: Sequence[SourceType], *, keys: Sequence[str] | None = None, origin: str | None = None
+    ) -> dict[str, SourceState]:
+        """State of every stored record of the given source types, keyed by ``type:id``; only those
+        ``keys`` when given, only records synced from ``origin`` (``f_crm_source``) when given."""
+        where: dict[str, Any] = {"source_type": {"$in": list(kinds)}}
+        if origin is not None:
+            where = {"$and": [where, {"f_crm_source": origin}]}
+        if keys is None:
+            return self._states([where])
+        wanted = list(dict.fromkeys(keys))
+        return self._states(
+            [{"$and": [where, {"source_key": {"$in": wanted[i : i + PAGE]}}]} for i in range(0, len(wanted), PAGE)]
+        )
+
+    def _states(self, wheres: list[dict[str, Any]]) -> dict[str, SourceState]:
         seen: dict[str, tuple[str, list[str], int, bool, dict[str, str] | None]] = {}
-        for page in self._pages(where, ["metadatas"]):
+        pages = (page for where in wheres for page in self._pages(where, ["metadatas"]))
+        for page in pages:
             for cid, meta in zip(page["ids"], page["metadatas"], strict=True):
                 key = str(meta["source_key"])
                 access = _access_of(meta)

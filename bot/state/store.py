@@ -8,9 +8,10 @@ so it holds across threads, processes and replicas on SQLite or PostgreSQL alike
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 
@@ -27,6 +28,8 @@ from bot.state.tables import (
     STAGE,
     audit_log,
     channel_prefs,
+    crm_sync_seen,
+    crm_sync_state,
     deal_snoozes,
     digest_snapshots,
     digests_sent,
@@ -36,9 +39,25 @@ from bot.state.tables import (
     user_prefs,
 )
 
-__all__ = ["AuditRow", "FeedbackRow", "StateStore"]
+__all__ = ["AuditRow", "FeedbackRow", "StateStore", "SyncCursor"]
 
 SUPPORTED = ("sqlite", "postgresql")
+
+
+@dataclass(frozen=True)
+class SyncCursor:
+    """Where one object stream of one CRM stands (see ``crm_sync_state`` in tables.py)."""
+
+    watermark: datetime | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    after_id: str | None = None
+    full: bool = False
+
+    @property
+    def running(self) -> bool:
+        """A run was started and not finished: the next run resumes it."""
+        return self.window_end is not None
 
 
 def _email(email: str) -> str:
@@ -329,3 +348,93 @@ class StateStore:
                 FeedbackRow(**{**r, "sources": tuple(json.loads(r["sources"]))})
                 for r in conn.execute(query).mappings()
             ]
+
+    # --- CRM sync cursors ----------------------------------------------------------------------------
+
+    def sync_cursor(self, crm: str, stream: str) -> SyncCursor:
+        row_of = (crm_sync_state.c.crm == crm) & (crm_sync_state.c.stream == stream)
+        with self._begin() as conn:
+            row = conn.execute(select(crm_sync_state).where(row_of)).mappings().first()
+        if row is None:
+            return SyncCursor()
+        return SyncCursor(row["watermark"], row["window_start"], row["window_end"], row["after_id"], row["full"])
+
+    def save_sync_cursor(self, crm: str, stream: str, cursor: SyncCursor) -> None:
+        values = {
+            "crm": crm, "stream": stream, "watermark": cursor.watermark, "window_start": cursor.window_start,
+            "window_end": cursor.window_end, "after_id": cursor.after_id, "full": cursor.full,
+            "updated_at": utc_now(),
+        }  # fmt: skip
+        with self._begin() as conn:
+            self._upsert(conn, crm_sync_state, values)
+
+    def add_sync_seen(self, crm: str, stream: str, ids: list[str]) -> None:
+        """Remember ids read by a full sync (idempotent: an id read twice is kept once)."""
+        if not ids:
+            return
+        with self._begin() as conn:
+            have = set(
+                conn.execute(
+                    select(crm_sync_seen.c.source_id).where(
+                        crm_sync_seen.c.crm == crm,
+                        crm_sync_seen.c.stream == stream,
+                        crm_sync_seen.c.source_id.in_(ids),
+                    )
+                ).scalars()
+            )
+            new = [{"crm": crm, "stream": stream, "source_id": i} for i in dict.fromkeys(ids) if i not in have]
+            if new:
+                conn.execute(insert(crm_sync_seen), new)
+
+    def sync_seen(self, crm: str, stream: str) -> set[str]:
+        query = select(crm_sync_seen.c.source_id).where(
+            crm_sync_seen.c.crm == crm, crm_sync_seen.c.stream == stream
+        )
+        with self._begin() as conn:
+            return set(conn.execute(query).scalars())
+
+    def clear_sync_seen(self, crm: str, stream: str) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                delete(crm_sync_seen).where(crm_sync_seen.c.crm == crm, crm_sync_seen.c.stream == stream)
+            )
+
+    def claim_sync_lease(self, crm: str, *, seconds: float, owner: str,
+                         take_from: Callable[[str], bool] | None = None) -> bool:  # fmt: skip
+        """True if ``owner`` may sync ``crm`` now: nobody else holds an unexpired lease, or
+        ``take_from(holder)`` says the holder is gone. One winner at a time across processes and
+        replicas (a conditional UPDATE checked by its row count)."""
+        now = utc_now()
+        until = now + timedelta(seconds=seconds)
+        lease = (crm_sync_state.c.crm == crm) & (crm_sync_state.c.stream == "*")
+        try:
+            with self._begin() as conn:
+                conn.execute(insert(crm_sync_state).values(
+                    crm=crm, stream="*", full=False, lease_until=until, lease_owner=owner, updated_at=now))  # fmt: skip
+            return True
+        except IntegrityError:
+            pass
+        with self._begin() as conn:
+            holder = conn.execute(select(crm_sync_state.c.lease_owner, crm_sync_state.c.lease_until)
+                                  .where(lease)).first()  # fmt: skip
+            free = (crm_sync_state.c.lease_until.is_(None)) | (crm_sync_state.c.lease_until < now)
+            free = free | (crm_sync_state.c.lease_owner == owner)
+            if holder is not None and holder[0] and take_from is not None and take_from(holder[0]):
+                free = free | (crm_sync_state.c.lease_owner == holder[0])
+            stmt = update(crm_sync_state).where(lease, free).values(
+                lease_until=until, lease_owner=owner, updated_at=now)  # fmt: skip
+            return conn.execute(stmt).rowcount == 1
+
+    def renew_sync_lease(self, crm: str, *, seconds: float, owner: str) -> None:
+        mine = (crm_sync_state.c.crm == crm) & (crm_sync_state.c.stream == "*") & (
+            crm_sync_state.c.lease_owner == owner)  # fmt: skip
+        until = utc_now() + timedelta(seconds=seconds)
+        with self._begin() as conn:
+            conn.execute(update(crm_sync_state).where(mine).values(lease_until=until, updated_at=utc_now()))
+
+    def release_sync_lease(self, crm: str, *, owner: str) -> None:
+        mine = (crm_sync_state.c.crm == crm) & (crm_sync_state.c.stream == "*") & (
+            crm_sync_state.c.lease_owner == owner)  # fmt: skip
+        with self._begin() as conn:
+            conn.execute(update(crm_sync_state).where(mine).values(
+                lease_until=None, lease_owner=None, updated_at=utc_now()))  # fmt: skip

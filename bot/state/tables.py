@@ -29,6 +29,8 @@ from sqlalchemy import (
 __all__ = [
     "audit_log",
     "channel_prefs",
+    "crm_sync_seen",
+    "crm_sync_state",
     "deal_snoozes",
     "digest_snapshots",
     "digests_sent",
@@ -186,4 +188,31 @@ private_threads = Table(
     metadata,
     Column("thread_key", String(KEY), primary_key=True),
     Column("marked_at", UTCDateTime, nullable=False),
+)
+
+# Live CRM sync (revision 0004): where each object stream of each CRM stands, so a killed sync resumes.
+# ``watermark``: everything modified before it is synced. A run in progress has ``window_end`` set and
+# pages by id from ``after_id``. The row with stream "*" holds the run lease (``lease_until``).
+crm_sync_state = Table(
+    "crm_sync_state",
+    metadata,
+    Column("crm", String(32), primary_key=True),
+    Column("stream", String(SHORT), primary_key=True),
+    Column("watermark", UTCDateTime, nullable=True),
+    Column("window_start", UTCDateTime, nullable=True),
+    Column("window_end", UTCDateTime, nullable=True),
+    Column("after_id", String(STAGE), nullable=True),
+    Column("full", Boolean, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("lease_owner", String(REASON), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The ids a full sync has read so far, so that a resumed full sync still prunes exactly what is gone.
+crm_sync_seen = Table(
+    "crm_sync_seen",
+    metadata,
+    Column("crm", String(32), primary_key=True),
+    Column("stream", String(SHORT), primary_key=True),
+    Column("source_id", String(STAGE), primary_key=True),
 )

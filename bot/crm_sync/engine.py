@@ -1,0 +1,220 @@
+"""Run one sync of a CRM into the knowledge base, resumably.
+
+Per stream (accounts before deals before contacts before notes, so children find their parent):
+
+1. A run reads the window ``[watermark - OVERLAP, start of this run)`` of modification times (all
+   of time on the first run and with ``--full``), in ascending id order. The window and the last id
+   written are saved in the state database after every batch, so a killed run resumes where it
+   stopped; a batch read again is unchanged and costs nothing (content hashes).
+2. Each batch is mapped to Closer rows and goes through the same builder and ingest as a CSV export
+   (``read_rows`` → ``ingest``): access comes from the CRM's owner and teams, children inherit their
+   parent's. A record that can no longer be represented (e.g. a deal without a company) is removed.
+3. Then deletions: records the CRM archived/deleted in the window are removed; a full run instead
+   removes every record of that stream it did not see (never on a run that saw nothing).
+4. The watermark moves to the start of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tqdm import tqdm
+
+from bot.errors import CrmError
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.crm import COLUMNS, SOURCE_TYPE, read_rows
+from bot.knowledge.ingest import ingest, remove
+from bot.knowledge.problems import Problem
+from bot.knowledge.records import SourceType
+from bot.knowledge.store import writer_lock
+from bot.state.store import StateStore, SyncCursor
+
+from .http import CallCounter
+from .source import CrmSource, Mapped, Stream
+
+BATCH = 1000  # records per write (and per association look-up)
+OVERLAP = timedelta(minutes=5)  # CRM search indexes lag behind writes; re-reading a little is free
+LEASE_SECONDS = 900.0
+
+
+@dataclass
+class SyncReport:
+    crm: str
+    read: dict[str, int] = field(default_factory=dict)
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    calls: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+
+    @property
+    def records(self) -> int:
+        return sum(self.read.values())
+
+    def summary(self) -> str:
+        streams = ", ".join(f"{n} {name}" for name, n in self.read.items())
+        rate = self.records / self.seconds if self.seconds > 0 else 0.0
+        line = (
+            f"{self.crm}: read {self.records} ({streams}); {self.added} added, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.removed} removed; {self.chunks} chunks embedded; "
+            f"{self.calls} API calls ({self.retries} retried) in {self.seconds:.1f}s, {rate:.0f} records/s"
+        )
+        if self.resumed:
+            line += f"; resumed {', '.join(self.resumed)}"
+        if self.problems:
+            line += f"; {len(self.problems)} record(s) skipped (reasons above)"
+        return line
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_here(owner: str) -> bool:
+    """True if ``owner`` was a process on this machine that is gone (a killed sync): take its lease."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class SyncRun:
+    def __init__(self, source: CrmSource, kb: KnowledgeBase, state: StateStore, counter: CallCounter, *,
+                 full: bool = False, progress: bool = False, now: datetime | None = None) -> None:  # fmt: skip
+        self.source, self.kb, self.state, self.counter = source, kb, state, counter
+        self.full, self.progress = full, progress
+        self.now = now or datetime.now(UTC)
+        self.report = SyncReport(source.name)
+
+    # --- the run -----------------------------------------------------------------------------------------
+
+    def run(self) -> SyncReport:
+        started = time.perf_counter()
+        crm = self.source.name
+        if not self.state.claim_sync_lease(crm, seconds=LEASE_SECONDS, owner=_owner(), take_from=_dead_here):
+            raise CrmError(f"another `closer sync {crm}` is running (state database lease); try again later")
+        try:
+            self.source.prepare()
+            for stream in self.source.streams:
+                self._stream(stream)
+        finally:
+            self.state.release_sync_lease(crm, owner=_owner())
+            self.report.calls, self.report.retries = self.counter.calls, self.counter.retries
+            self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    def _start(self, stream: Stream) -> SyncCursor:
+        crm = self.source.name
+        cur = self.state.sync_cursor(crm, stream.name)
+        if cur.running and (cur.full or not self.full):
+            self.report.resumed.append(f"{stream.name} after id {cur.after_id or '(start)'}")
+            return cur
+        full = self.full or cur.watermark is None
+        start = None if full or cur.watermark is None else cur.watermark - OVERLAP
+        cur = SyncCursor(cur.watermark, start, self.now, None, full)
+        if full:
+            self.state.clear_sync_seen(crm, stream.name)
+        self.state.save_sync_cursor(crm, stream.name, cur)
+        return cur
+
+    def _stream(self, stream: Stream) -> None:
+        crm = self.source.name
+        cur = self._start(stream)
+        assert cur.window_end is not None
+        count = 0
+        batch: list[dict[str, Any]] = []
+        with tqdm(desc=f"{crm} {stream.name}", unit="rec", disable=not self.progress, file=sys.stderr) as bar:
+            for page in self.source.pages(stream, since=cur.window_start, until=cur.window_end,
+                                          after_id=cur.after_id):  # fmt: skip
+                if page.total is not None and bar.total is None:
+                    bar.total = page.total
+                batch += page.records
+                count += len(page.records)
+                bar.update(len(page.records))
+                if len(batch) >= BATCH:
+                    cur = self._flush(stream, cur, batch, page.last_id)
+                    batch = []
+            if batch:
+                cur = self._flush(stream, cur, batch, str(batch[-1]["id"]))
+        self.report.read[stream.name] = self.report.read.get(stream.name, 0) + count
+        if stream.kind is not None:
+            if cur.full:
+                self._prune(stream)
+            else:
+                gone = self.source.deleted(stream, since=cur.window_start, until=cur.window_end)
+                self._remove(stream.kind, gone)
+        self.state.save_sync_cursor(crm, stream.name, SyncCursor(watermark=cur.window_end))
+        self.state.clear_sync_seen(crm, stream.name)
+
+    def _flush(self, stream: Stream, cur: SyncCursor, records: list[dict[str, Any]], last_id: str) -> SyncCursor:
+        mapped = self.source.map(stream, records)
+        self._write(mapped)
+        if cur.full and stream.kind is not None:
+            self.state.add_sync_seen(self.source.name, stream.name, [str(r["id"]) for r in records])
+        cur = replace(cur, after_id=last_id)
+        self.state.save_sync_cursor(self.source.name, stream.name, cur)
+        self.state.renew_sync_lease(self.source.name, seconds=LEASE_SECONDS, owner=_owner())
+        return cur
+
+    # --- writing -----------------------------------------------------------------------------------------
+
+    def _write(self, mapped: Mapped) -> None:
+        store, settings = self.kb.store, self.kb.settings
+        with writer_lock(settings):
+            export = read_rows(mapped.rows, lookup=store.parent)
+            expected = {
+                f"{SOURCE_TYPE[stem]}:{row[COLUMNS[stem][0]]}" for stem, rows in mapped.rows.items() for _, row in rows
+            }
+            if export.records:
+                kinds = sorted({r.source_type for r in export.records})
+                rep = ingest(export.records, kinds, store=store, embedder=self.kb.embedder, only_these=True)
+                self.report.added += rep.added
+                self.report.updated += rep.updated
+                self.report.unchanged += rep.unchanged
+                self.report.chunks += rep.chunks
+            self.report.problems += export.problems
+            for kind, sid, reason in mapped.skipped:
+                self.report.problems.append(Problem(f"{self.source.name} {kind} {sid}", None, reason))
+            # Rows that did not become records, and skipped records, must not linger with stale access.
+            produced = {r.key for r in export.records}
+            failed = sorted(expected - produced)
+            failed += [f"{kind}:{sid}" for kind, sid, _ in mapped.skipped]
+            if failed:
+                self.report.removed += remove(failed, ["account", "deal", "contact", "note"], store=store)
+
+    def _remove(self, kind: SourceType, ids: list[str]) -> None:
+        if ids:
+            with writer_lock(self.kb.settings):
+                self.report.removed += remove([f"{kind}:{i}" for i in ids], [kind], store=self.kb.store)
+
+    def _prune(self, stream: Stream) -> None:
+        assert stream.kind is not None
+        origin = f"{self.source.name}:{stream.name}"
+        seen = self.state.sync_seen(self.source.name, stream.name)
+        stored = self.kb.store.sources([stream.kind], origin=origin)
+        if not seen and stored:
+            self.report.notes.append(
+                f"{self.source.name} returned no {stream.name} at all: nothing removed (check the token's "
+                "permissions; if the CRM really is empty, delete the store)"
+            )
+            return
+        gone = [key.split(":", 1)[1] for key in stored if key.split(":", 1)[1] not in seen]
+        self._remove(stream.kind, gone)
