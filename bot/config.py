@@ -135,12 +135,18 @@ class Settings(BaseSettings):
     hubspot_access_token: str | None = Field(None, description="private-app access token (pat-…)")
     hubspot_api_url: str = "https://api.hubapi.com"
     hubspot_api_version: str = Field("2026-09", pattern=r"^\d{4}-\d{2}$", description="dated API version")
-    hubspot_search_per_second: float = Field(4.0, ge=0, le=100, description="search calls per second; 0 = no pacing")
+    hubspot_search_per_second: float = Field(
+        4.0, ge=0, le=100, description="search calls per second; 0 = no pacing"
+    )
     salesforce_login_url: str = "https://login.salesforce.com"
     salesforce_client_id: str | None = Field(None, description="connected app consumer key")
-    salesforce_client_secret: str | None = Field(None, description="consumer secret (client credentials flow)")
+    salesforce_client_secret: str | None = Field(
+        None, description="consumer secret (client credentials flow)"
+    )
     salesforce_username: str | None = Field(None, description="integration user (JWT bearer flow)")
-    salesforce_private_key_file: Path | None = Field(None, description="PEM key whose certificate is on the app")
+    salesforce_private_key_file: Path | None = Field(
+        None, description="PEM key whose certificate is on the app"
+    )
     salesforce_api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$")
     crm_sync_visibility: Literal["private", "public"] = "private"
     crm_sync_minutes: int = Field(0, ge=0, le=10_080, description="scheduled sync in `closer serve`; 0 = off")
@@ -153,7 +159,9 @@ class Settings(BaseSettings):
         # slack-sdk joins method names onto the base URL: without the slash they are lost.
         return v if v.endswith("/") else v + "/"
 
-    @field_validator("chroma_url", "llm_base_url", "private_llm_base_url", "hubspot_api_url", "salesforce_login_url")
+    @field_validator(
+        "chroma_url", "llm_base_url", "private_llm_base_url", "hubspot_api_url", "salesforce_login_url"
+    )
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
         if v in (None, ""):

@@ -329,3 +329,12 @@ def run_checks(settings: Settings, *, embedder: Embedder | None = None) -> Itera
     yield _guarded("Slack bot token", lambda: check_slack_token(settings))
     yield _guarded("Slack signing secret", lambda: check_signing_secret(settings))
     yield _guarded("Slack app token", lambda: check_app_token(settings))
+    for crm in ("hubspot", "salesforce"):
+        yield _guarded(f"{crm} CRM", lambda crm=crm: check_crm(settings, crm))  # type: ignore[misc]
+
+
+def check_crm(settings: Settings, crm: str) -> Check:
+    from bot.crm_sync.health import crm_health
+
+    status, detail, fix = crm_health(settings, crm)
+    return Check(f"{crm} CRM", status, detail, fix)

@@ -20,7 +20,8 @@ SCIFACT = REPO.parent / "shared" / "data" / "scifact"
 
 # Every setting the program reads, plus the ones Slack's and Chroma's libraries read on their own.
 _ENV_PREFIXES = ("SLACK_", "LLM_", "PRIVATE_LLM_", "PRIVACY_", "EMBEDDING_", "CHROMA_", "STATE_", "ADMIN_",
-                 "DIGEST_", "SEARCH_", "INDEX_", "CACHE_", "HOST", "PORT")  # fmt: skip
+                 "DIGEST_", "SEARCH_", "INDEX_", "CACHE_", "HOST", "PORT", "HUBSPOT_", "SALESFORCE_",
+                 "CRM_")  # fmt: skip
 
 
 @pytest.fixture(autouse=True)

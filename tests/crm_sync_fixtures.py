@@ -6,8 +6,8 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.crm_sync.engine import SyncReport, SyncRun
-from bot.crm_sync.hubspot import HubSpotSource
 from bot.crm_sync.http import CallCounter
+from bot.crm_sync.hubspot import HubSpotSource
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.store import ChunkStore
 from bot.state.store import StateStore
@@ -26,7 +26,9 @@ def open_kb(settings: Settings, embedder: object) -> KnowledgeBase:
     return KnowledgeBase(settings, embedder, store)  # type: ignore[arg-type]
 
 
-def sync_hubspot(settings: Settings, kb: KnowledgeBase, *, full: bool = False) -> tuple[SyncReport, CallCounter]:
+def sync_hubspot(
+    settings: Settings, kb: KnowledgeBase, *, full: bool = False
+) -> tuple[SyncReport, CallCounter]:
     counter = CallCounter()
     source = HubSpotSource(settings, counter)
     with StateStore.open(settings.state_url) as state:
@@ -36,7 +38,7 @@ def sync_hubspot(settings: Settings, kb: KnowledgeBase, *, full: bool = False) -
 def seed(portal: FakeHubSpot) -> dict[str, str]:
     """Two accounts, three deals, contacts and notes; Maya and Liam share team t1, Ana is in t2."""
     maya = portal.add_owner(MAYA, teams=("t1",))
-    liam = portal.add_owner(LIAM, teams=("t1",))
+    portal.add_owner(LIAM, teams=("t1",))
     ana = portal.add_owner(ANA, teams=("t2",))
     ids: dict[str, str] = {}
     ids["halvorsen"] = portal.add("companies", {"name": "Halvorsen Cold Storage", "industry": "Logistics",
@@ -50,7 +52,9 @@ def seed(portal: FakeHubSpot) -> dict[str, str]:
     ids["pallets"] = portal.add("deals", {"dealname": "Pallet shuttles", "dealstage": "closedwon", "pipeline": "default",
                                           "amount": "88000", "deal_currency_code": "EUR", "closedate": "2026-10-02T00:00:00Z",
                                           "hubspot_owner_id": ana, "hubspot_team_id": "t2"})  # fmt: skip
-    ids["orphan"] = portal.add("deals", {"dealname": "Orphan deal", "dealstage": "qualifiedtobuy", "hubspot_owner_id": ana})
+    ids["orphan"] = portal.add(
+        "deals", {"dealname": "Orphan deal", "dealstage": "qualifiedtobuy", "hubspot_owner_id": ana}
+    )
     portal.associate("deals", ids["robots"], "companies", ids["halvorsen"], 5)
     portal.associate("deals", ids["pallets"], "companies", ids["brindle"], 5)
     ids["ingrid"] = portal.add("contacts", {"firstname": "Ingrid", "lastname": "Dahl", "jobtitle": "COO",

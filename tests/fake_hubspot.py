@@ -87,7 +87,9 @@ class FakeHubSpot(FakeVendor):
                 for o in objs.values():
                     for key in ("createdate", *set(MODIFIED.values())):
                         if key in o.props:
-                            o.props[key] = iso(datetime.fromisoformat(o.props[key].replace("Z", "+00:00")) - delta)
+                            o.props[key] = iso(
+                                datetime.fromisoformat(o.props[key].replace("Z", "+00:00")) - delta
+                            )
                     o.created = iso(datetime.fromisoformat(o.created.replace("Z", "+00:00")) - delta)
             self.shift += delta
 
@@ -150,7 +152,11 @@ class FakeHubSpot(FakeVendor):
                            "metadata": {"isClosed": closed, "probability": prob}}
                           for i, (sid, label, closed, prob) in enumerate(PIPELINE)]  # fmt: skip
                 return 200, {"results": [{"id": "default", "label": "Sales Pipeline", "stages": stages}]}, {}
-        return 404, {"status": "error", "category": "OBJECT_NOT_FOUND", "message": f"no route {call.path}"}, {}
+        return (
+            404,
+            {"status": "error", "category": "OBJECT_NOT_FOUND", "message": f"no route {call.path}"},
+            {},
+        )
 
     def _match(self, obj: Obj, group: list[dict[str, Any]]) -> bool:
         for f in group:
@@ -172,7 +178,11 @@ class FakeHubSpot(FakeVendor):
     def _search(self, kind: str, body: dict[str, Any]) -> Answer:
         limit = int(body.get("limit", 10))
         if limit > 200:
-            return 400, {"status": "error", "category": "VALIDATION_ERROR", "message": "limit must be <= 200"}, {}
+            return (
+                400,
+                {"status": "error", "category": "VALIDATION_ERROR", "message": "limit must be <= 200"},
+                {},
+            )
         after = int(body.get("after") or 0)
         if after + limit > self.search_cap:
             return 400, {"status": "error", "category": "VALIDATION_ERROR",
@@ -215,7 +225,11 @@ class FakeHubSpot(FakeVendor):
     def _assoc(self, from_kind: str, to_kind: str, body: dict[str, Any]) -> Answer:
         inputs = body.get("inputs", [])
         if len(inputs) > 1000:
-            return 400, {"status": "error", "category": "VALIDATION_ERROR", "message": "at most 1000 inputs"}, {}
+            return (
+                400,
+                {"status": "error", "category": "VALIDATION_ERROR", "message": "at most 1000 inputs"},
+                {},
+            )
         table = self.assoc.get((from_kind, to_kind), {})
         results, errors = [], []
         for item in inputs:

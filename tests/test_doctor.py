@@ -152,7 +152,7 @@ def test_all_green_exits_0_with_one_line_per_check(
     lines = out.splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "✓ settings", "✓ state database", "✓ embedding model", "✓ knowledge store", "✓ standard LLM",
-        "– private LLM", "✓ Slack bot token", "✓ Slack signing secret", "– Slack app token",
+        "– private LLM", "✓ Slack bot token", "✓ Slack signing secret", "– Slack app token", "– hubspot CRM", "– salesforce CRM",
     ]  # fmt: skip
     held = re.search(r"collection closer_chunks holds (\d+) chunks", out)
     assert held and int(held.group(1)) >= len(ALL_RECORDS)  # one chunk or more per record

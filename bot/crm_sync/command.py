@@ -12,11 +12,11 @@ from .engine import SyncReport, SyncRun
 from .http import CallCounter
 from .source import CrmSource
 
-CRMS = ("hubspot", "salesforce")
+CRMS = ("hubspot",)
 SHOWN_PROBLEMS = 20
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sync = sub.add_parser("sync", help="read HubSpot or Salesforce through their APIs (incremental)")
     sync.add_argument("crm", choices=CRMS)
     sync.add_argument("--full", action="store_true",
@@ -25,16 +25,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def make_source(crm: str, settings: Settings, counter: CallCounter) -> CrmSource:
     """The configured CRM's source; needs the ``crm`` extra (hubspot-api-client, simple-salesforce)."""
+    if crm != "hubspot":
+        raise CrmError(f"`closer sync {crm}` is not available in this version")
     try:
-        if crm == "hubspot":
-            from .hubspot import HubSpotSource
+        from .hubspot import HubSpotSource
 
-            return HubSpotSource(settings, counter)
-        from .salesforce import SalesforceSource
-
-        return SalesforceSource(settings, counter)
+        return HubSpotSource(settings, counter)
     except ImportError as exc:
-        raise CrmError(f"`closer sync {crm}` needs the crm extra: pip install 'closer[crm]' ({exc.name})") from None
+        raise CrmError(
+            f"`closer sync {crm}` needs the crm extra: pip install 'closer[crm]' ({exc.name})"
+        ) from None
 
 
 def configured(settings: Settings) -> list[str]:
@@ -62,7 +62,9 @@ def print_report(report: SyncReport) -> None:
     for problem in report.problems[:SHOWN_PROBLEMS]:
         print(f"closer: {problem}", file=sys.stderr)
     if len(report.problems) > SHOWN_PROBLEMS:
-        print(f"closer: … and {len(report.problems) - SHOWN_PROBLEMS} more skipped record(s)", file=sys.stderr)
+        print(
+            f"closer: … and {len(report.problems) - SHOWN_PROBLEMS} more skipped record(s)", file=sys.stderr
+        )
     for note in report.notes:
         print(f"closer: {note}", file=sys.stderr)
     print(report.summary())

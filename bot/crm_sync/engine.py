@@ -97,8 +97,17 @@ def _dead_here(owner: str) -> bool:
 
 
 class SyncRun:
-    def __init__(self, source: CrmSource, kb: KnowledgeBase, state: StateStore, counter: CallCounter, *,
-                 full: bool = False, progress: bool = False, now: datetime | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        source: CrmSource,
+        kb: KnowledgeBase,
+        state: StateStore,
+        counter: CallCounter,
+        *,
+        full: bool = False,
+        progress: bool = False,
+        now: datetime | None = None,
+    ) -> None:
         self.source, self.kb, self.state, self.counter = source, kb, state, counter
         self.full, self.progress = full, progress
         self.now = now or datetime.now(UTC)
@@ -138,11 +147,12 @@ class SyncRun:
     def _stream(self, stream: Stream) -> None:
         crm = self.source.name
         cur = self._start(stream)
-        assert cur.window_end is not None
+        until = cur.window_end
+        assert until is not None
         count = 0
         batch: list[dict[str, Any]] = []
         with tqdm(desc=f"{crm} {stream.name}", unit="rec", disable=not self.progress, file=sys.stderr) as bar:
-            for page in self.source.pages(stream, since=cur.window_start, until=cur.window_end,
+            for page in self.source.pages(stream, since=cur.window_start, until=until,
                                           after_id=cur.after_id):  # fmt: skip
                 if page.total is not None and bar.total is None:
                     bar.total = page.total
@@ -159,12 +169,14 @@ class SyncRun:
             if cur.full:
                 self._prune(stream)
             else:
-                gone = self.source.deleted(stream, since=cur.window_start, until=cur.window_end)
+                gone = self.source.deleted(stream, since=cur.window_start, until=until)
                 self._remove(stream.kind, gone)
-        self.state.save_sync_cursor(crm, stream.name, SyncCursor(watermark=cur.window_end))
+        self.state.save_sync_cursor(crm, stream.name, SyncCursor(watermark=until))
         self.state.clear_sync_seen(crm, stream.name)
 
-    def _flush(self, stream: Stream, cur: SyncCursor, records: list[dict[str, Any]], last_id: str) -> SyncCursor:
+    def _flush(
+        self, stream: Stream, cur: SyncCursor, records: list[dict[str, Any]], last_id: str
+    ) -> SyncCursor:
         mapped = self.source.map(stream, records)
         self._write(mapped)
         if cur.full and stream.kind is not None:
@@ -181,7 +193,9 @@ class SyncRun:
         with writer_lock(settings):
             export = read_rows(mapped.rows, lookup=store.parent)
             expected = {
-                f"{SOURCE_TYPE[stem]}:{row[COLUMNS[stem][0]]}" for stem, rows in mapped.rows.items() for _, row in rows
+                f"{SOURCE_TYPE[stem]}:{row[COLUMNS[stem][0]]}"
+                for stem, rows in mapped.rows.items()
+                for _, row in rows
             }
             if export.records:
                 kinds = sorted({r.source_type for r in export.records})

@@ -72,7 +72,9 @@ def explain(crm: str, what: str, exc: CrmHttpError) -> str:
     if exc.status == 401:
         return f"{crm} refused the credentials (401) while reading {what}; check the token/app settings"
     if exc.status == 403:
-        return f"{crm} denied access to {what} (403: {exc.message}); grant the permission/scope listed in README"
+        return (
+            f"{crm} denied access to {what} (403: {exc.message}); grant the permission/scope listed in README"
+        )
     if exc.status == 429 or exc.status >= 500:
         return f"{crm} kept failing while reading {what} (HTTP {exc.status}) past CRM_RETRY_SECONDS"
     return f"{crm} rejected the request for {what} (HTTP {exc.status}: {exc.message})"

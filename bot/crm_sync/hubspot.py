@@ -56,11 +56,14 @@ MODIFIED = {"companies": "hs_lastmodifieddate", "deals": "hs_lastmodifieddate",
 ACCESS = ["hubspot_owner_id", "hs_all_owner_ids", "hubspot_team_id", "hs_all_team_ids"]
 PROPERTIES = {
     "companies": ["name", "industry", "country", "state", *ACCESS],
-    "deals": ["dealname", "dealstage", "pipeline", "amount", "deal_currency_code", "closedate", "hs_next_step",
-              "hs_lastmodifieddate", *ACCESS],
+    "deals": [
+        *("dealname", "dealstage", "pipeline", "amount", "deal_currency_code", "closedate"),
+        *("hs_next_step", "hs_lastmodifieddate"),
+        *ACCESS,
+    ],
     "contacts": ["firstname", "lastname", "jobtitle", "email", "phone", "associatedcompanyid"],
     "notes": ["hs_note_body", "hs_timestamp", "hubspot_owner_id"],
-}  # fmt: skip
+}
 BLOCKS = ["p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"]
 PRIMARY_DEAL_COMPANY = 5  # HubSpot-defined association type "Primary" deal → company
 
@@ -88,9 +91,11 @@ def note_text(html: str) -> str:
 
 class HubSpotSource:
     name = "hubspot"
-    streams = STREAMS
+    streams: tuple[Stream, ...] = STREAMS
 
-    def __init__(self, settings: Settings, counter: CallCounter, *, session: requests.Session | None = None) -> None:
+    def __init__(
+        self, settings: Settings, counter: CallCounter, *, session: requests.Session | None = None
+    ) -> None:
         if not settings.hubspot_access_token:
             raise CrmError("HUBSPOT_ACCESS_TOKEN is not set (a private app's access token; see README)")
         self.settings = settings
@@ -115,8 +120,12 @@ class HubSpotSource:
         request = Request(self.client.config, options)
 
         def send() -> Any:
-            r = self.session.request(request.get_method(), request.get_url(), timeout=self.settings.crm_timeout_seconds,
-                                     **request.get_options_for_sending())  # fmt: skip
+            r = self.session.request(
+                request.get_method(),
+                request.get_url(),
+                timeout=self.settings.crm_timeout_seconds,
+                **request.get_options_for_sending(),
+            )
             if r.status_code >= 400 or (r.status_code != 207 and r.status_code >= 300):
                 try:
                     message = error_text(r.json())
@@ -125,7 +134,9 @@ class HubSpotSource:
                 raise CrmHttpError(r.status_code, r.headers, message)
             return r.json() if r.content else {}
 
-        return call(send, crm="HubSpot", what=what, budget=self.settings.crm_retry_seconds, counter=self.counter)
+        return call(
+            send, crm="HubSpot", what=what, budget=self.settings.crm_retry_seconds, counter=self.counter
+        )
 
     # --- once per run ------------------------------------------------------------------------------------
 
@@ -191,16 +202,24 @@ class HubSpotSource:
             qs: dict[str, Any] = {"archived": "true", "limit": LIST_LIMIT, "properties": "hs_object_id"}
             if after:
                 qs["after"] = after
-            page = self._call(f"archived {stream.name}", "GET", f"/crm/objects/{self.version}/{stream.name}", qs=qs)
+            page = self._call(
+                f"archived {stream.name}", "GET", f"/crm/objects/{self.version}/{stream.name}", qs=qs
+            )
             for record in page.get("results", []):
                 archived_at = record.get("archivedAt")
-                if since is None or not archived_at or archived_at >= since.isoformat().replace("+00:00", "Z"):
+                if (
+                    since is None
+                    or not archived_at
+                    or archived_at >= since.isoformat().replace("+00:00", "Z")
+                ):
                     out.append(str(record["id"]))
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return out
 
-    def associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[tuple[str, set[int]]]]:
+    def associations(
+        self, from_type: str, to_type: str, ids: list[str]
+    ) -> dict[str, list[tuple[str, set[int]]]]:
         """``id -> [(associated id, association type ids)]``, every page of every record."""
         out: dict[str, list[tuple[str, set[int]]]] = {}
         todo = [{"id": i} for i in ids]
@@ -232,64 +251,98 @@ class HubSpotSource:
 
     def map(self, stream: Stream, records: list[dict[str, Any]]) -> Mapped:
         out = Mapped()
-        origin = f"hubspot:{stream.name}"
-        ids = [str(r["id"]) for r in records]
-        if stream.name == "companies":
-            for r in records:
-                p = r.get("properties") or {}
-                row = {"account_id": str(r["id"]), "name": p.get("name") or "", "industry": p.get("industry") or "",
-                       "region": p.get("country") or p.get("state") or "", **self._access(p), "crm_source": origin}  # fmt: skip
-                out.add("account", f"hubspot company {r['id']}", row)
-        elif stream.name == "deals":
-            companies = self.associations("deals", "companies", ids)
-            for r in records:
-                p, did = r.get("properties") or {}, str(r["id"])
-                links = companies.get(did, [])
-                primary = [cid for cid, types in links if PRIMARY_DEAL_COMPANY in types] or [cid for cid, _ in links]
-                if not primary:
-                    out.skipped.append(("deal", did, "has no associated company"))
-                    continue
-                label, closed, won, prob = self.stages.get(str(p.get("dealstage") or ""), (str(p.get("dealstage") or ""), None, None, None))
-                row = {"deal_id": did, "account_id": primary[0], "name": p.get("dealname") or "",
-                       **self._access(p), "stage": sync_stage("hubspot", label, closed=closed, won=won, probability=prob),
-                       "amount": p.get("amount") or "", "currency": p.get("deal_currency_code") or "",
-                       "close_date": (p.get("closedate") or "")[:10], "next_step": p.get("hs_next_step") or "",
-                       "updated_at": p.get("hs_lastmodifieddate") or r.get("updatedAt") or "",
-                       "crm_stage": label, "crm_source": origin}  # fmt: skip
-                out.add("deal", f"hubspot deal {did}", row)
-        elif stream.name == "contacts":
-            for r in records:
-                p, cid = r.get("properties") or {}, str(r["id"])
-                company = str(p.get("associatedcompanyid") or "").strip()
-                if not company:
-                    out.skipped.append(("contact", cid, "has no company"))
-                    continue
-                name = " ".join(x for x in (p.get("firstname"), p.get("lastname")) if x)
-                row = {"contact_id": cid, "account_id": company, "name": name, "title": p.get("jobtitle") or "",
-                       "email": p.get("email") or "", "phone": p.get("phone") or "", "crm_source": origin}  # fmt: skip
-                out.add("contact", f"hubspot contact {cid}", row)
-        else:
-            deals = self.associations("notes", "deals", ids)
-            companies = self.associations("notes", "companies", ids)
-            for r in records:
-                p, nid = r.get("properties") or {}, str(r["id"])
-                deal = min((d for d, _ in deals.get(nid, [])), key=int, default="")
-                company = min((c for c, _ in companies.get(nid, [])), key=int, default="")
-                if not deal and not company:
-                    out.skipped.append(("note", nid, "is attached to no deal or company"))
-                    continue
-                author = self.owners.get(str(p.get("hubspot_owner_id") or ""), "")
-                row = {"note_id": nid, "account_id": company if not deal else "", "deal_id": deal,
-                       "author_email": author, "created_at": p.get("hs_timestamp") or r.get("createdAt") or "",
-                       "kind": "note", "subject": "", "body": note_text(p.get("hs_note_body") or ""),
-                       "crm_source": origin}  # fmt: skip
-                out.add("note", f"hubspot note {nid}", row)
+        mappers = {"companies": self._companies, "deals": self._deals, "contacts": self._contacts}
+        mappers.get(stream.name, self._notes)(records, out, f"hubspot:{stream.name}")
         return out
+
+    def _companies(self, records: list[dict[str, Any]], out: Mapped, origin: str) -> None:
+        for r in records:
+            p = r.get("properties") or {}
+            row = {
+                "account_id": str(r["id"]),
+                "name": p.get("name") or "",
+                "industry": p.get("industry") or "",
+                "region": p.get("country") or p.get("state") or "",
+                **self._access(p),
+                "crm_source": origin,
+            }
+            out.add("account", f"hubspot company {r['id']}", row)
+
+    def _deals(self, records: list[dict[str, Any]], out: Mapped, origin: str) -> None:
+        companies = self.associations("deals", "companies", [str(r["id"]) for r in records])
+        for r in records:
+            p, did = r.get("properties") or {}, str(r["id"])
+            links = companies.get(did, [])
+            primary = [c for c, types in links if PRIMARY_DEAL_COMPANY in types] or [c for c, _ in links]
+            if not primary:
+                out.skipped.append(("deal", did, "has no associated company"))
+                continue
+            value = str(p.get("dealstage") or "")
+            label, closed, won, prob = self.stages.get(value, (value, None, None, None))
+            row = {
+                "deal_id": did,
+                "account_id": primary[0],
+                "name": p.get("dealname") or "",
+                **self._access(p),
+                "stage": sync_stage("hubspot", label, closed=closed, won=won, probability=prob),
+                "amount": p.get("amount") or "",
+                "currency": p.get("deal_currency_code") or "",
+                "close_date": (p.get("closedate") or "")[:10],
+                "next_step": p.get("hs_next_step") or "",
+                "updated_at": p.get("hs_lastmodifieddate") or r.get("updatedAt") or "",
+                "crm_stage": label,
+                "crm_source": origin,
+            }
+            out.add("deal", f"hubspot deal {did}", row)
+
+    def _contacts(self, records: list[dict[str, Any]], out: Mapped, origin: str) -> None:
+        for r in records:
+            p, cid = r.get("properties") or {}, str(r["id"])
+            company = str(p.get("associatedcompanyid") or "").strip()  # HubSpot's primary company
+            if not company:
+                out.skipped.append(("contact", cid, "has no company"))
+                continue
+            row = {
+                "contact_id": cid,
+                "account_id": company,
+                "name": " ".join(x for x in (p.get("firstname"), p.get("lastname")) if x),
+                "title": p.get("jobtitle") or "",
+                "email": p.get("email") or "",
+                "phone": p.get("phone") or "",
+                "crm_source": origin,
+            }
+            out.add("contact", f"hubspot contact {cid}", row)
+
+    def _notes(self, records: list[dict[str, Any]], out: Mapped, origin: str) -> None:
+        ids = [str(r["id"]) for r in records]
+        deals = self.associations("notes", "deals", ids)
+        companies = self.associations("notes", "companies", ids)
+        for r in records:
+            p, nid = r.get("properties") or {}, str(r["id"])
+            # Closer keeps one deal and one account per note: the lowest ids, so the choice is stable.
+            deal = min((d for d, _ in deals.get(nid, [])), key=int, default="")
+            company = min((c for c, _ in companies.get(nid, [])), key=int, default="")
+            if not deal and not company:
+                out.skipped.append(("note", nid, "is attached to no deal or company"))
+                continue
+            row = {
+                "note_id": nid,
+                "account_id": company,
+                "deal_id": deal,
+                "author_email": self.owners.get(str(p.get("hubspot_owner_id") or ""), ""),
+                "created_at": p.get("hs_timestamp") or r.get("createdAt") or "",
+                "kind": "note",
+                "subject": "",
+                "body": note_text(p.get("hs_note_body") or ""),
+                "crm_source": origin,
+            }
+            out.add("note", f"hubspot note {nid}", row)
 
     def check(self) -> str:
         page = self._call("owners", "GET", f"/crm/owners/{self.version}", qs={"limit": 1})
-        self._call("deals (search)", "POST", f"/crm/objects/{self.version}/deals/search",
-                   body={"filterGroups": [], "properties": ["dealname"], "limit": 1})  # fmt: skip
-        n = len(page.get("results", []))
-        return f"HubSpot API {self.version} at {self.settings.hubspot_api_url}: token accepted, owners and deals readable" + (
-            "" if n else " (no owners returned)")  # fmt: skip
+        body = {"filterGroups": [], "properties": ["dealname"], "limit": 1}
+        self._call("deals (search)", "POST", f"/crm/objects/{self.version}/deals/search", body=body)
+        owners = "owners" if page.get("results") else "no owners returned"
+        return (
+            f"API {self.version} at {self.settings.hubspot_api_url}: token accepted; deals readable, {owners}"
+        )

@@ -12,7 +12,12 @@ from bot.knowledge.records import SourceType
 Row = tuple[str, dict[str, str]]
 """``(origin, row)``: a row in Closer's CRM columns and where it came from (``hubspot deal 123``)."""
 
-STEM_OF: dict[SourceType, str] = {"account": "accounts", "deal": "deals", "contact": "contacts", "note": "notes"}
+STEM_OF: dict[SourceType, str] = {
+    "account": "accounts",
+    "deal": "deals",
+    "contact": "contacts",
+    "note": "notes",
+}
 
 
 @dataclass(frozen=True)

@@ -467,7 +467,9 @@ def read_rows(
         out.kinds.add(SOURCE_TYPE[stem])
         seen: dict[str, int] = {}
         for n, (origin, raw) in enumerate(tables[stem], start=1):
-            row = {c: raw.get(c, "") for c in COLUMNS[stem]} | {k: v for k, v in raw.items() if k not in COLUMNS[stem]}
+            row = {c: raw.get(c, "") for c in COLUMNS[stem]} | {
+                k: v for k, v in raw.items() if k not in COLUMNS[stem]
+            }
             try:
                 out.records.append(_keyed(stem, row, makers[stem], seen, n))
             except (RowError, ValueProblem) as exc:

@@ -220,7 +220,10 @@ class ChunkStore:
             return self._states([where])
         wanted = list(dict.fromkeys(keys))
         return self._states(
-            [{"$and": [where, {"source_key": {"$in": wanted[i : i + PAGE]}}]} for i in range(0, len(wanted), PAGE)]
+            [
+                {"$and": [where, {"source_key": {"$in": wanted[i : i + PAGE]}}]}
+                for i in range(0, len(wanted), PAGE)
+            ]
         )
 
     def _states(self, wheres: list[dict[str, Any]]) -> dict[str, SourceState]:

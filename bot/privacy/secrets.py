@@ -41,7 +41,8 @@ def secrets_of(settings: Settings) -> list[str]:
     from sqlalchemy.exc import ArgumentError
 
     values = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
-              settings.llm_api_key, settings.private_llm_api_key]  # fmt: skip
+              settings.llm_api_key, settings.private_llm_api_key, settings.hubspot_access_token,
+              settings.salesforce_client_secret]  # fmt: skip
     with contextlib.suppress(ArgumentError):
         password = make_url(settings.state_url).password
         values.append(str(password) if password else None)

@@ -357,7 +357,9 @@ class StateStore:
             row = conn.execute(select(crm_sync_state).where(row_of)).mappings().first()
         if row is None:
             return SyncCursor()
-        return SyncCursor(row["watermark"], row["window_start"], row["window_end"], row["after_id"], row["full"])
+        return SyncCursor(
+            row["watermark"], row["window_start"], row["window_end"], row["after_id"], row["full"]
+        )
 
     def save_sync_cursor(self, crm: str, stream: str, cursor: SyncCursor) -> None:
         values = {
@@ -382,7 +384,9 @@ class StateStore:
                     )
                 ).scalars()
             )
-            new = [{"crm": crm, "stream": stream, "source_id": i} for i in dict.fromkeys(ids) if i not in have]
+            new = [
+                {"crm": crm, "stream": stream, "source_id": i} for i in dict.fromkeys(ids) if i not in have
+            ]
             if new:
                 conn.execute(insert(crm_sync_seen), new)
 
@@ -409,8 +413,8 @@ class StateStore:
         lease = (crm_sync_state.c.crm == crm) & (crm_sync_state.c.stream == "*")
         try:
             with self._begin() as conn:
-                conn.execute(insert(crm_sync_state).values(
-                    crm=crm, stream="*", full=False, lease_until=until, lease_owner=owner, updated_at=now))  # fmt: skip
+                row = {"crm": crm, "stream": "*", "full": False, "lease_owner": owner}
+                conn.execute(insert(crm_sync_state).values(**row, lease_until=until, updated_at=now))
             return True
         except IntegrityError:
             pass
