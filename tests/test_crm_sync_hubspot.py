@@ -102,9 +102,6 @@ def test_incremental_sync_reads_only_changes_and_removes_archived(
     assert again.records == 1 and again.unchanged == 1 and again.chunks == 0
 
 
-@pytest.mark.xfail(
-    strict=True, reason="children recomputed with their parent: issue 9.2's mechanism, not landed yet"
-)
 def test_owner_change_moves_the_deal_and_its_notes(
     kb: KnowledgeBase, hs: Settings, portal: FakeHubSpot, ids: dict[str, str]
 ) -> None:
