@@ -18,7 +18,7 @@ SHOWN_PROBLEMS = 20
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sync = sub.add_parser("sync", help="read HubSpot or Salesforce through their APIs (incremental)")
-    sync.add_argument("crm", choices=CRMS)
+    sync.add_argument("crm", choices=CRMS, help="which CRM to read (its HUBSPOT_* settings: .env.example)")
     sync.add_argument("--full", action="store_true",
                       help="re-read everything and remove what the CRM no longer has")  # fmt: skip
 
