@@ -222,16 +222,20 @@ class FakeSlack:
             self._keep_locked(method, p, ts, text)
 
     def _keep_locked(self, method: str, p: dict[str, Any], ts: str, text: str) -> None:
+        blocks = p.get("blocks")
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
         for messages in self.threads.values():
             for m in messages:
                 if m["ts"] == ts:
                     appends = method in ("chat.appendStream", "chat.stopStream")
                     m["text"] = m["text"] + text if appends else text or m["text"]
+                    if blocks is not None:
+                        m["blocks"] = blocks
                     return
         if method in ("chat.postMessage", "chat.startStream"):
             root = str(p.get("thread_ts") or ts)
             message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "text": text, "ts": ts}
-            self.threads.setdefault(root, []).append({**message, "thread_ts": root})
+            self.threads.setdefault(root, []).append({**message, "thread_ts": root, "blocks": blocks or []})
 
     def _replies(self, p: dict[str, Any]) -> dict[str, Any]:
         """``conversations.replies``: oldest first, ``oldest``/``latest`` bounds, cursor pages."""

@@ -42,8 +42,8 @@ def im(text: str, *, at: str, thread_ts: str | None = None, user: str = "UALICE"
        channel: str = "D100") -> dict[str, Any]:  # fmt: skip
     """A ``message.im`` event as Slack sends it (a reply in a thread carries ``thread_ts``)."""
     event: dict[str, Any] = {"client_msg_id": str(uuid.uuid4()), "type": "message", "text": text, "user": user,
-                             "ts": at, "team": TEAM, "blocks": _blocks(text), "channel": channel,
-                             "event_ts": at, "channel_type": "im"}  # fmt: skip
+                             "ts": at, "team": TEAM, "user_team": TEAM, "source_team": TEAM, "user_profile": {},
+                             "blocks": _blocks(text), "channel": channel, "event_ts": at, "channel_type": "im"}  # fmt: skip
     if thread_ts:
         event.update(thread_ts=thread_ts, parent_user_id=user)
     return event
@@ -174,3 +174,29 @@ def test_the_thread_rule_ranks_below_enforcement_and_the_flag_only() -> None:
     flag = decide_route(enforced=False, default="standard", requested=True, thread_private=True)
     assert flag.reason == "private was requested for this message"
     assert decide_route(enforced=False, default="standard", user_pref=False).route == "standard"
+
+
+def _legacy_thread(h: Harness, *, flagged: bool) -> str:
+    """A DM thread the state database does not know went private (older than the rule, or the
+    database was restored from a backup): Slack's copy is all there is."""
+    root, answer = ts(), ts()
+    value = b.ButtonValue("req-old", "ask", "dm", "UALICE", private=True).encode()
+    question = f"{'--private ' if flagged else ''}What discount did Acme ask for? {MARKER}"
+    h.fake.threads[root] = [
+        {"type": "message", "user": "UALICE", "text": question, "ts": root, "team": TEAM},
+        {"type": "message", "user": "UBOT", "bot_id": "BBOT", "text": f"15% off. {PRIVATE_ANSWER}", "ts": answer,
+         "thread_ts": root, "blocks": [{"type": "actions", "elements": [
+             {"type": "button", "action_id": b.REGENERATE, "value": value, "text": {"type": "plain_text", "text": "↻"}}]}]},
+    ]  # fmt: skip
+    return root
+
+
+@pytest.mark.parametrize("flagged", [True, False])
+def test_a_thread_whose_slack_copy_shows_a_private_turn_is_made_private(h: Harness, flagged: bool) -> None:
+    root = _legacy_thread(h, flagged=flagged)  # unflagged: asked in private mode, the answer says so
+    assert not h.svc.assistant.state.thread_private(f"D100:{root}")
+    h.driver.event(im("Which PO was that?", at=ts(), thread_ts=root))
+    answered(h, 1)
+    assert MARKER.encode() not in standard_bytes(h) and PRIVATE_ANSWER.encode() not in standard_bytes(h)
+    assert h.chats(h.std) == [] and last_route(h) == ("private", STICKY)
+    assert h.svc.assistant.state.thread_private(f"D100:{root}")

@@ -104,10 +104,11 @@ def _streamed(svc: SlackService, cmd: Command, person: Person, history: History 
         if streamer.ts:  # leave no half answer behind; the boundary posts what went wrong
             streamer.finish([notice("(stopped — see below)")])
         raise
-    notes = [*notes, HISTORY_UNREAD] if history and history.unread else notes
-    streamer.finish(svc.present(draft, req, mode="dm", notes=notes))
+    # Kept before it is shown: a reply to what the user sees always finds it.
     answer = Said(just_after(question.ts), Turn("assistant", draft.text))
     svc.history.answered(thread.key, history, question, answer, private=draft.decision.private)
+    notes = [*notes, HISTORY_UNREAD] if history and history.unread else notes
+    streamer.finish(svc.present(draft, req, mode="dm", notes=notes))
     return "degraded" if draft.degraded else "ok"
 
 

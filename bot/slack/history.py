@@ -12,7 +12,10 @@ its Marketplace — every self-hosted install. So:
   in line with Slack's API terms (no persistent copies of message data).
 - **Read from Slack otherwise** (after a restart, after the TTL, in a private thread): newest turns
   first — time windows walked back from the message being answered, each page followed by its cursor
-  — so a long thread gives its latest turns, not its first 50.
+  — so a long thread gives its latest turns, not its first 50. If Slack's copy shows a turn that went
+  private (Closer's private answers say so in their buttons' values; a rep's ``--private``) in a
+  thread the state database does not know as private (one older than that rule, or a database
+  restored from a backup), the thread is made private before the request is decided.
 - **Degrades, never fails.** Rate-limited (``ratelimited``) or refused, the answer is written from
   what is at hand (the turns kept in memory, or none), the user is told in one line, and a metric
   and a log line record it. The client used here never sleeps out a ``Retry-After``.
@@ -27,7 +30,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,6 +39,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.drafting.history import Turn
 from bot.observability import METRICS
+from bot.slack.buttons import ButtonValue
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ WINDOWS = (3600.0, 86400.0, 30 * 86400.0)  # seconds back from the message, then
 HISTORY_UNREAD = ("I couldn't read this thread's earlier messages just now (Slack limits how often "
                   "apps may), so I answered your message on its own.")  # fmt: skip
 
+PRIVATE_FLAG = "--private"
 Source = Literal["new", "memory", "slack", "rate_limited", "unavailable"]
 
 
@@ -147,6 +152,32 @@ def _counted(history: History) -> History:
     return history
 
 
+def _values(node: Any) -> Iterator[str]:
+    """Every button ``value`` in a message's blocks (feedback buttons nest theirs)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "value" and isinstance(v, str):
+                yield v
+            else:
+                yield from _values(v)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _values(item)
+
+
+def _went_private(message: dict[str, Any], turn: Turn) -> bool:
+    """Does Slack's copy of this message show a turn that went the private route?"""
+    if turn.role == "user":
+        return PRIVATE_FLAG in turn.text.lower()  # a false alarm only makes the thread private
+    for raw in _values(message.get("blocks")):
+        try:
+            if ButtonValue.decode(raw).private:
+                return True
+        except (ValueError, KeyError, TypeError):
+            continue  # not one of Closer's buttons
+    return False
+
+
 def _turn_of(message: dict[str, Any], bot_user_id: str | None) -> Turn | None:
     text = str(message.get("text") or "").strip()
     if not text:
@@ -159,10 +190,11 @@ class ThreadHistory:
     """Where a follow-up's history comes from: :class:`RecentTurns`, else Slack (newest first)."""
 
     def __init__(self, client: WebClient, recent: RecentTurns, *, is_private: Callable[[str], bool],
-                 max_turns: int = MAX_TURNS) -> None:  # fmt: skip
+                 mark_private: Callable[[str], None], max_turns: int = MAX_TURNS) -> None:  # fmt: skip
         self._client = client  # one that never waits out a rate limit (see bot.slack.clients)
         self.recent = recent
         self._is_private = is_private  # the state database's "this thread went private"
+        self._mark_private = mark_private
         self._max_turns = max_turns
 
     def before(self, key: str, channel: str, thread_ts: str, ts: str, *, bot_user_id: str | None,
@@ -178,7 +210,7 @@ class ThreadHistory:
         if not fetch:
             return _counted(History((), "new"))
         try:
-            said = self._fetch(channel, thread_ts, ts, bot_user_id)
+            said, went_private = self._fetch(channel, thread_ts, ts, bot_user_id)
         except RateLimited:
             log.warning("thread history rate-limited: answering without it")
             return _counted(History((), "rate_limited"))
@@ -186,6 +218,9 @@ class ThreadHistory:
             code = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
             log.warning("thread history unavailable: answering without it", extra={"slack_error": code})
             return _counted(History((), "unavailable"))
+        if went_private:  # the request is decided after this: it goes private, as the thread did
+            log.warning("a thread not known to be private shows a private turn: made private")
+            self._mark_private(key)
         return _counted(History(tuple(said), "slack"))
 
     def answered(self, key: str, history: History | None, question: Said, answer: Said | None, *,
@@ -199,19 +234,22 @@ class ThreadHistory:
         start = history is None or history.source in ("new", "slack")
         self.recent.keep(key, [*fetched, question, *([answer] if answer else [])], start=start)
 
-    def _fetch(self, channel: str, thread_ts: str, before: str, bot_user_id: str | None) -> list[Said]:
+    def _fetch(
+        self, channel: str, thread_ts: str, before: str, bot_user_id: str | None
+    ) -> tuple[list[Said], bool]:
         """Newest first: windows of time walked back from ``before`` to the thread's start, each read
         oldest-first page by page (that is how ``conversations.replies`` pages); stops once enough
         turns are in hand. On a rate limit mid-way, the windows already read (the newest) are kept."""
         root, upper, calls = float(thread_ts), float(before), 0
         newest: list[Said] = []
+        went_private = False
         for span in (*WINDOWS, None):
             lower = root if span is None else max(root, float(before) - span)
             window: list[Said] = []
             cursor: str | None = None
             while True:
                 if calls >= MAX_CALLS:
-                    return newest  # the windows read so far are whole; an unfinished one is not
+                    return newest, went_private  # the windows read so far are whole; this one is not
                 calls += 1
                 try:
                     resp = self._client.conversations_replies(
@@ -221,7 +259,7 @@ class ThreadHistory:
                 except SlackApiError as exc:
                     if exc.response.status_code == 429 or exc.response.get("error") == "ratelimited":
                         if newest:
-                            return newest
+                            return newest, went_private
                         raise RateLimited from None
                     raise
                 for m in resp.get("messages") or []:
@@ -229,11 +267,12 @@ class ThreadHistory:
                     turn = _turn_of(m, bot_user_id)
                     if turn is not None and lower <= float(at) < upper:
                         window.append(Said(at, turn))
+                        went_private = went_private or _went_private(m, turn)
                 cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "") or None
                 if not (resp.get("has_more") and cursor):
                     break
             newest = (window + newest)[-self._max_turns :]
             if len(newest) >= self._max_turns or lower <= root:
-                return newest
+                return newest, went_private
             upper = lower
-        return newest
+        return newest, went_private

@@ -67,12 +67,12 @@ def answer_mention(svc: SlackService, event: dict[str, Any], event_id: str, thre
     req = Request("ask", question, person, channel=channel, public_only=True, surface="slack-mention",
                   history=history.turns if history else (), thread=thread.key)  # fmt: skip
     draft = svc.draft(req)
-    thread.send(svc.present(draft, req, mode="channel", notes=[PUBLIC_NOTE]))
-    if draft.degraded:  # the thread was told "degraded"; why (an endpoint's error) is for the asker only
-        _aside(Ephemeral(svc.client, channel, user, thread.thread_ts), notice(f"⚠ Why: {draft.note}"))
     answer = Said(just_after(ts), Turn("assistant", draft.text))
     svc.history.answered(thread.key, history, Said(ts, Turn("user", question)), answer,
                          private=draft.decision.private)  # fmt: skip
+    thread.send(svc.present(draft, req, mode="channel", notes=[PUBLIC_NOTE]))
+    if draft.degraded:  # the thread was told "degraded"; why (an endpoint's error) is for the asker only
+        _aside(Ephemeral(svc.client, channel, user, thread.thread_ts), notice(f"⚠ Why: {draft.note}"))
     if person.notice:  # why they get public sources only: for them, not the channel
         _aside(Ephemeral(svc.client, channel, user, thread.thread_ts), notice(person.notice))
     public = {(h.source_type, h.source_id) for h in draft.sources}

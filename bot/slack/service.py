@@ -97,6 +97,7 @@ class SlackService:
                 no_wait_client(token, url),
                 RecentTurns(settings.slack_history_seconds),
                 is_private=assistant.state.thread_private,
+                mark_private=assistant.state.mark_thread_private,
             ),
         )
 
