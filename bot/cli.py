@@ -317,14 +317,14 @@ def _digest(args: argparse.Namespace, settings: Settings) -> int:
     from bot.digest.command import run_digest
     from bot.digest.service import DigestService
 
+    deliver = None
+    if args.send:  # before anything opens the state DB: no token is one line, exit 2, nothing claimed
+        from bot.slack.digest import SlackDigestSender, make_client
+
+        deliver = SlackDigestSender(make_client(settings))
     service = DigestService(_assistant(settings))
     if args.user:
         _check_person(service.assistant.kb, args.user)
-    deliver = None
-    if args.send:
-        from bot.slack.digest import SlackDigestSender, make_client
-
-        deliver = SlackDigestSender(make_client(settings))  # no token: one line, exit 2, nothing claimed
     return run_digest(service, user=args.user, day=args.date, deliver=deliver, as_json=args.json)
 
 

@@ -180,8 +180,12 @@ def test_slash_digest_sends_now_even_after_the_scheduled_one(tmp_path: Path, sla
     reply = slash_digest(service.assistant, email=ALICE, user_id="UALICE", client=client)
     assert reply["text"].startswith("📬 Sent your digest") and reply["blocks"][0]["type"] == "section"
     assert len(posts(slack)) == 1
-    # the first digest of the day counted as the scheduled one ...
-    assert service.send(ALICE, TODAY, SlackDigestSender(client)).status == "already_sent"
+    # the first digest of the day (today in Alice's zone, as the command reads it) counted as the
+    # scheduled one ...
+    from bot.digest.schedule import today_in
+
+    alices_today = today_in(slack.users["UALICE"]["tz"])
+    assert service.send(ALICE, alices_today, SlackDigestSender(client)).status == "already_sent"
     # ... and asking again sends again
     slash_digest(service.assistant, email=ALICE, client=client)
     assert len(posts(slack)) == 2
