@@ -105,6 +105,8 @@ def test_private_on_ask_private_off_then_a_follow_up_stays_private(h: Harness) -
     answered(h, 1)
     h.driver.event(im("private off", at=ts(), thread_ts=root))
     assert h.fake.wait_for(lambda: "Standard mode" in json.dumps([c.params for c in h.fake.calls]))
+    reply = json.dumps(h.fake.calls_to("chat.postMessage")[-1].params, ensure_ascii=False)
+    assert "Standard mode" in reply and "This thread went private earlier, so it stays private" in reply
     h.driver.event(im("And the PO number?", at=ts(), thread_ts=root))
     answered(h, 2)
     assert MARKER.encode() not in standard_bytes(h) and PRIVATE_ANSWER.encode() not in standard_bytes(h)

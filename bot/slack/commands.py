@@ -16,15 +16,23 @@ from bot.slack.identity import Person
 from bot.slack.inbound import plain_text
 from bot.slack.parse import Command, help_text, parse
 from bot.slack.render import Message, notice
-from bot.slack.service import Request, SlackService
+from bot.slack.service import STAYS_PRIVATE, Request, SlackService
 from bot.slack.targets import ResponseUrl, Target
 
 WORKING = "⏳ Working on it…"
 COMING_SOON = "Deal digests are coming soon to Slack. Until then: `closer digest --user you@company.com`."
 
 
-def privacy_text(svc: SlackService, person: Person, mode: str) -> str:
-    """``private on|off|status`` for ``person``: change (unless status) and describe the result."""
+def privacy_text(svc: SlackService, person: Person, mode: str, *, thread: str | None = None) -> str:
+    """``private on|off|status`` for ``person``: change (unless status) and describe the result
+    (typed in a thread that went private: that it stays private whatever the mode)."""
+    text = _mode_text(svc, person, mode)
+    if thread and mode != "on" and svc.assistant.state.thread_private(thread):
+        text += f" {STAYS_PRIVATE}"
+    return text
+
+
+def _mode_text(svc: SlackService, person: Person, mode: str) -> str:
     a = svc.assistant
     decision = a.decide(person.who) if mode == "status" else a.set_privacy(person.who, mode == "on")
     if decision.private:
@@ -58,7 +66,7 @@ def run_command(
     if cmd.verb == "help":
         target.send([notice(help_text(svc.settings.slack_command))])
     elif cmd.verb == "private":
-        target.send([notice(privacy_text(svc, person, cmd.arg))])
+        target.send([notice(privacy_text(svc, person, cmd.arg, thread=thread))])
     elif cmd.verb == "digest":
         target.send([digest_message(svc, person)])
     else:
