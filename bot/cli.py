@@ -15,7 +15,6 @@ from bot.crm_sync import command as crm_sync_command
 from bot.errors import CloserError, InputError, UsageError, error_json
 from bot.json_output import to_json
 from bot.knowledge.crm_flags import add_crm_read_flags, crm_read_flags
-from bot.knowledge.ingest import IngestReport
 from bot.observability import readable_warnings
 
 if TYPE_CHECKING:
@@ -78,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
         one = what.add_parser(name, help=helptext)
         one.add_argument("folder", type=Path, help=f"the folder holding {helptext.split(' ', 1)[1]}")
         one.add_argument("--prune", action="store_true", help="remove records missing from this full export")
+        one.add_argument(
+            "--allow-empty", action="store_true",
+            help="with --prune, let an empty file or folder remove every stored record of its kind",
+        )  # fmt: skip
         if name == "crm":
             add_crm_read_flags(one)
     what.add_parser("sample", help="add the bundled sample company (never removes your own records)")
@@ -140,12 +143,11 @@ def _progress() -> bool:
     return sys.stderr.isatty()
 
 
-def _print_report(label: str, report: IngestReport) -> None:
-    for notice in report.notices:
-        print(f"closer: note: {notice}", file=sys.stderr)
-    for problem in report.problems:
-        print(f"closer: {problem}", file=sys.stderr)
-    print(f"{label}: {report.summary()}")
+def _say(line: str) -> None:
+    """A problem or notice of a running ingest, on stderr at once (above the progress bar)."""
+    from tqdm import tqdm
+
+    tqdm.write(f"closer: {line}", file=sys.stderr)
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -153,18 +155,22 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     kb = KnowledgeBase.open(settings)
     if args.what == "sample":
-        crm, docs = kb.ingest_sample(progress=_progress())
+        crm, docs = kb.ingest_sample(progress=_progress(), echo=_say)
         reports = [("sample CRM", crm), ("sample docs", docs)]
     elif args.what == "crm":
         mapping, options = crm_read_flags(args)
         report = kb.ingest_crm(
-            args.folder, prune=args.prune, progress=_progress(), options=options, mapping=mapping
-        )
+            args.folder, prune=args.prune, allow_empty=args.allow_empty, progress=_progress(),
+            options=options, mapping=mapping, echo=_say,
+        )  # fmt: skip
         reports = [("CRM", report)]
     else:
-        reports = [("docs", kb.ingest_docs(args.folder, prune=args.prune, progress=_progress()))]
+        report = kb.ingest_docs(
+            args.folder, prune=args.prune, allow_empty=args.allow_empty, progress=_progress(), echo=_say
+        )
+        reports = [("docs", report)]
     for label, report in reports:
-        _print_report(label, report)
+        print(f"{label}: {report.summary()}")
     return EXIT_PROBLEMS if any(r.problems for _, r in reports) else EXIT_OK
 
 

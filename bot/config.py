@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         description="with an LLM configured, let it paraphrase each question for search (adds one call)",
     )
     index_refresh_seconds: float = Field(2.0, ge=0.0)
+    # What one product doc may cost at ingest; a doc over a limit is reported and skipped (docs/ingest).
+    doc_max_bytes: int = Field(50_000_000, ge=1, description="file size of one doc, checked before reading")
+    doc_max_chars: int = Field(2_000_000, ge=1, description="text extracted from one doc")
+    pdf_max_pages: int = Field(2_000, ge=1, description="pages of one PDF")
+    pdf_max_page_bytes: int = Field(5_000_000, ge=1_000, description="decompressed content of one PDF page")
 
     # State, people, schedule
     state_url: str = "sqlite:///./data/state.db"

@@ -8,7 +8,7 @@ import dataclasses
 import gc
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.config import Settings
@@ -16,10 +16,11 @@ from bot.errors import InputError, PrivacyError, StoreError
 from bot.identity.viewer import Viewer
 from bot.knowledge.crm import read_crm
 from bot.knowledge.crm_mapping import CrmMapping, ReadOptions
-from bot.knowledge.docs import read_docs
+from bot.knowledge.docs import DocLimits, doc_files, iter_docs, read_docs
 from bot.knowledge.embedder import Embedder, LocalEmbedder, OpenAIEmbedder
 from bot.knowledge.index import SearchIndex
 from bot.knowledge.ingest import IngestReport, ingest
+from bot.knowledge.problems import Findings
 from bot.knowledge.records import Record, SourceType
 from bot.knowledge.search import Hit, HybridSearcher, SearchTuning
 from bot.knowledge.store import ChunkStore, describe, writer_lock
@@ -67,6 +68,13 @@ def make_embedder(settings: Settings) -> Embedder:
             base, key = settings.llm_base_url, settings.llm_api_key
         return OpenAIEmbedder(base_url=base, api_key=key, model=settings.embedding_model)
     return LocalEmbedder(settings.embedding_model_dir, threads=settings.embedding_threads)
+
+
+def doc_limits(settings: Settings) -> DocLimits:
+    return DocLimits(
+        max_bytes=settings.doc_max_bytes, max_chars=settings.doc_max_chars,
+        pdf_max_pages=settings.pdf_max_pages, pdf_max_page_bytes=settings.pdf_max_page_bytes,
+    )  # fmt: skip
 
 
 def tuning_of(settings: Settings) -> SearchTuning:
@@ -187,10 +195,13 @@ class KnowledgeBase:
     # --- ingest -------------------------------------------------------------------------------------------
 
     def ingest_crm(
-        self, folder: Path, *, prune: bool = False, progress: bool = False,
+        self, folder: Path, *, prune: bool = False, allow_empty: bool = False, progress: bool = False,
         options: ReadOptions | None = None, mapping: CrmMapping | None = None,
+        echo: Callable[[str], None] | None = None,
     ) -> IngestReport:  # fmt: skip
-        """Closer's own export, or with ``mapping`` a CRM's native CSV exports (``--format``/``--map``)."""
+        """Closer's own export, or with ``mapping`` a CRM's native CSV exports (``--format``/``--map``).
+
+        Problems and notices go to ``echo`` as soon as the export is read, before any embedding."""
         if not folder.is_dir():
             raise InputError(f"{folder} is not a folder")
         with writer_lock(self.settings):
@@ -205,24 +216,36 @@ class KnowledgeBase:
                     f"{folder} has none of accounts, deals, contacts, notes (.csv or .jsonl); for a CRM's "
                     "own export add --format hubspot, --format salesforce or --map FILE"
                 )
-            report = ingest(
+            findings = Findings(echo)
+            for notice in export.notices:
+                findings.notice(notice)
+            for problem in export.problems:
+                findings.problem(problem)
+            return ingest(
                 export.records, sorted(export.kinds), store=self.store, embedder=self.embedder,
-                problems=export.problems, prune=prune, progress=progress,
+                findings=findings, prune=prune, allow_empty=allow_empty, progress=progress,
+                expected=len(export.records),
             )  # fmt: skip
-            report.notices = export.notices
-            return report
 
-    def ingest_docs(self, folder: Path, *, prune: bool = False, progress: bool = False) -> IngestReport:
+    def ingest_docs(
+        self, folder: Path, *, prune: bool = False, allow_empty: bool = False, progress: bool = False,
+        echo: Callable[[str], None] | None = None,
+    ) -> IngestReport:  # fmt: skip
+        """Docs are read, embedded and written one by one; problems go to ``echo`` as they are found."""
         if not folder.is_dir():
             raise InputError(f"{folder} is not a folder")
         with writer_lock(self.settings):
-            records, problems = read_docs(folder)
+            findings = Findings(echo)
+            files = doc_files(folder, findings.problem)
+            records = iter_docs(folder, files, findings.problem, limits=doc_limits(self.settings))
             return ingest(
-                records, ["doc"], store=self.store, embedder=self.embedder,
-                problems=problems, prune=prune, progress=progress,
+                records, ["doc"], store=self.store, embedder=self.embedder, findings=findings,
+                prune=prune, allow_empty=allow_empty, progress=progress, expected=len(files),
             )  # fmt: skip
 
-    def ingest_sample(self, *, progress: bool = False) -> tuple[IngestReport, IngestReport]:
+    def ingest_sample(
+        self, *, progress: bool = False, echo: Callable[[str], None] | None = None
+    ) -> tuple[IngestReport, IngestReport]:
         """Add the sample company next to whatever is loaded. Nothing else is removed, and nothing of
         yours is replaced: if a stored record that did not come from the sample has one of the
         sample's ids, nothing is loaded and the error names it."""
@@ -232,10 +255,15 @@ class KnowledgeBase:
             crm_records = [_from_sample(r) for r in export.records]
             docs = [_from_sample(r) for r in doc_records]
             self._refuse_clashes([*crm_records, *docs], [*CRM_KINDS, "doc"])
+            crm_findings, doc_findings = Findings(echo), Findings(echo)
+            for problem in export.problems:
+                crm_findings.problem(problem)
+            for problem in doc_problems:
+                doc_findings.problem(problem)
             crm = ingest(crm_records, sorted(export.kinds), store=self.store, embedder=self.embedder,
-                         problems=export.problems, progress=progress)  # fmt: skip
+                         findings=crm_findings, progress=progress)  # fmt: skip
             return crm, ingest(docs, ["doc"], store=self.store, embedder=self.embedder,
-                               problems=doc_problems, progress=progress)  # fmt: skip
+                               findings=doc_findings, progress=progress)  # fmt: skip
 
     def _refuse_clashes(self, sample: list[Record], kinds: list[SourceType]) -> None:
         ours = {r.key: r for r in sample}

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from bs4 import BeautifulSoup, Tag
-from pypdf import PdfReader
+from pypdf import PdfReader, apply_configuration, get_configuration
+from pypdf.errors import LimitReachedError
 
 from bot.knowledge.chunking import (
     Outline,
@@ -58,74 +59,148 @@ class _Doc:
     sections: list[Section]
 
 
-def read_docs(root: Path, *, max_words: int = 160) -> tuple[list[Record], list[Problem]]:
-    """Read every doc under ``root`` (recursively, sorted, hidden files and folders skipped).
+@dataclass(frozen=True)
+class DocLimits:
+    """What one doc may cost; a file over a limit is reported and skipped, the rest go on.
 
-    Records are public, of source type "doc", keyed by the path relative to ``root`` with "/"
-    separators. Problems name the path as ``root / relative`` (relative to the cwd if ``root`` is).
+    Settings: DOC_MAX_BYTES, DOC_MAX_CHARS, PDF_MAX_PAGES, PDF_MAX_PAGE_BYTES (bot/config.py).
     """
-    records: list[Record] = []
+
+    max_bytes: int = 50_000_000  # file size, checked before reading
+    max_chars: int = 2_000_000  # extracted text of one doc (about 2,000 chunks to embed)
+    pdf_max_pages: int = 2_000
+    pdf_max_page_bytes: int = 5_000_000  # a page's decompressed content (inflating pages are skipped)
+
+
+def read_docs(
+    root: Path, *, max_words: int = 160, limits: DocLimits | None = None
+) -> tuple[list[Record], list[Problem]]:
+    """Every doc under ``root`` and the problems found, in one go (see :func:`iter_docs`)."""
     problems: list[Problem] = []
+    records = list(iter_docs(root, doc_files(root, problems.append), problems.append,
+                             max_words=max_words, limits=limits))  # fmt: skip
+    return records, problems
+
+
+def doc_files(root: Path, report: Callable[[Problem], None]) -> list[Path]:
+    """The doc files under ``root`` (recursively, sorted, hidden files and folders skipped).
+
+    Nothing outside ``root`` is ever read: a link that resolves outside it is reported and skipped,
+    and links to folders are not followed (they can loop, or lead anywhere).
+    """
     if not root.is_dir():
-        return [], [Problem(str(root), None, "folder not found")]
-    for path in _doc_files(root, problems):
+        report(Problem(str(root), None, "folder not found"))
+        return []
+    return list(_walk(root, root.resolve(), report))
+
+
+def iter_docs(
+    root: Path,
+    files: Iterable[Path],
+    report: Callable[[Problem], None],
+    *,
+    max_words: int = 160,
+    limits: DocLimits | None = None,
+) -> Iterator[Record]:
+    """One public "doc" record per readable file, as it is read; problems go to ``report`` as found.
+
+    Records are keyed by the path relative to ``root`` with "/" separators. Problems name the path
+    as ``root / relative`` (relative to the cwd if ``root`` is).
+    """
+    limits = limits or DocLimits()
+    for path in files:
         source_id = path.relative_to(root).as_posix()
         fmt = FORMATS[path.suffix.lower()]
         try:
-            doc = _read(path, fmt)
+            doc = _read(path, fmt, limits, report)
             sections = _without_title(doc.sections, doc.title)
             texts = pack_chunks(sections, max_words=max_words, header=doc.title)
             if not texts:
                 raise _Unreadable("no text found")
         except _Unreadable as err:
-            problems.append(Problem(str(path), err.line, err.message))
+            report(Problem(str(path), err.line, err.message))
             continue
         chunks = tuple(Chunk(chunk_id("doc", source_id, i), text, i) for i, text in enumerate(texts))
-        records.append(
-            Record(
-                source_type="doc",
-                source_id=source_id,
-                title=doc.title,
-                access=PUBLIC,
-                chunks=chunks,
-                updated_at="",  # the content hash already changes whenever the file's text does
-                fields={"path": source_id, "format": fmt},
-            )
+        yield Record(
+            source_type="doc",
+            source_id=source_id,
+            title=doc.title,
+            access=PUBLIC,
+            chunks=chunks,
+            updated_at="",  # the content hash already changes whenever the file's text does
+            fields={"path": source_id, "format": fmt},
         )
-    return records, problems
 
 
-def _doc_files(folder: Path, problems: list[Problem]) -> Iterator[Path]:
+def _walk(folder: Path, root: Path, report: Callable[[Problem], None]) -> Iterator[Path]:
     try:
         entries = sorted(folder.iterdir(), key=lambda p: p.name)
     except OSError as err:
-        problems.append(Problem(str(folder), None, f"cannot list folder: {err.strerror or err}"))
+        report(Problem(str(folder), None, f"cannot list folder: {err.strerror or err}"))
         return
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        # Symlinked folders are not followed: they can loop back on themselves.
-        if entry.is_dir() and not entry.is_symlink():
-            yield from _doc_files(entry, problems)
+        if entry.is_symlink():
+            try:
+                target = entry.resolve(strict=True)
+            except (OSError, RuntimeError):
+                if entry.suffix.lower() in FORMATS:
+                    report(Problem(str(entry), None, "is a broken or looping link; skipped"))
+                continue
+            if not target.is_relative_to(root):
+                if target.is_dir() or entry.suffix.lower() in FORMATS:
+                    report(Problem(str(entry), None, "links outside the docs folder; skipped"))
+                continue
+            if target.is_file() and entry.suffix.lower() in FORMATS:
+                yield entry
+        elif entry.is_dir():
+            yield from _walk(entry, root, report)
         elif entry.is_file() and entry.suffix.lower() in FORMATS:
             yield entry
 
 
-def _read(path: Path, fmt: str) -> _Doc:
+def _read(path: Path, fmt: str, limits: DocLimits, report: Callable[[Problem], None]) -> _Doc:
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise _Unreadable(f"is {_mb(size)}, over DOC_MAX_BYTES ({_mb(limits.max_bytes)}); skipped")
+        if fmt in ("md", "txt") and size > 4 * limits.max_chars:  # UTF-8: at most 4 bytes a character
+            raise _Unreadable(f"is {_mb(size)} of text, over DOC_MAX_CHARS ({limits.max_chars:,}); skipped")
+        with path.open("rb") as f:
+            data = f.read(limits.max_bytes + 1)  # never more than the limit, even if the file grew
     except OSError as err:
         raise _Unreadable(f"cannot read file: {err.strerror or err}") from err
+    if len(data) > limits.max_bytes:
+        raise _Unreadable(f"grew over DOC_MAX_BYTES ({_mb(limits.max_bytes)}) while read; skipped")
     if not data.strip():
         raise _Unreadable("no text found")
     if fmt == "pdf":
-        return _read_pdf(data, path)
-    text = _decode(data)
-    if fmt == "md":
-        return _Doc(markdown_title(text) or _humanize(path.stem), markdown_sections(text))
-    if fmt == "txt":
-        return _Doc(plain_title(text) or _humanize(path.stem), plain_sections(text))
-    return _read_html(text, path)
+        doc = _read_pdf(data, path, limits, report)
+    else:
+        text = _decode(data)
+        del data
+        if fmt != "html":  # markup is not text: HTML is checked on what it yields
+            _check_chars(len(text), limits)
+        if fmt == "md":
+            doc = _Doc(markdown_title(text) or _humanize(path.stem), markdown_sections(text))
+        elif fmt == "txt":
+            doc = _Doc(plain_title(text) or _humanize(path.stem), plain_sections(text))
+        else:
+            doc = _read_html(text, path)
+    _check_chars(sum(len(s.text) for s in doc.sections), limits)
+    return doc
+
+
+def _check_chars(chars: int, limits: DocLimits) -> None:
+    if chars > limits.max_chars:
+        raise _Unreadable(
+            f"holds {chars:,} characters of text, over DOC_MAX_CHARS ({limits.max_chars:,}); skipped"
+        )
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
 
 
 def _decode(data: bytes) -> str:
@@ -175,21 +250,53 @@ def _block_text(el: Tag) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _read_pdf(data: bytes, path: Path) -> _Doc:
-    """One section per page, headed "page N"; PDF text has no reliable paragraph structure."""
+def _read_pdf(data: bytes, path: Path, limits: DocLimits, report: Callable[[Problem], None]) -> _Doc:
+    """One section per page, headed "page N"; PDF text has no reliable paragraph structure.
+
+    Every stream pypdf inflates is capped at PDF_MAX_PAGE_BYTES: a page over it is reported and
+    skipped (the other pages load), so a small file that inflates to gigabytes costs nothing.
+    """
+    cap = limits.pdf_max_page_bytes
+    capped = get_configuration().with_overwrites(
+        zlib_maximum_output_length=cap, lzw_maximum_output_length=cap, run_length_maximum_output_length=cap,
+        brotli_maximum_output_length=cap, array_based_stream_maximum_output_length=cap,
+        stream_decoding_work_maximum_length=cap,
+    )  # fmt: skip
+    sections: list[Section] = []
+    chars = 0
     # pypdf raises many exception types on damaged files; any of them means "skip this file".
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise _Unreadable("PDF is password-protected")
-        meta = reader.metadata
-        title = _squash(str(meta.title or "")) if meta is not None else ""
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except _Unreadable:
-        raise
-    except Exception as err:
-        raise _Unreadable(f"cannot read PDF: {_one_line(err)}") from err
-    sections = [Section((f"page {n}",), text.strip()) for n, text in enumerate(pages, 1) if text.strip()]
+    with apply_configuration(capped):
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise _Unreadable("PDF is password-protected")
+            meta = reader.metadata
+            title = _squash(str(meta.title or "")) if meta is not None else ""
+            pages = len(reader.pages)
+        except _Unreadable:
+            raise
+        except LimitReachedError as err:
+            raise _Unreadable(f"cannot read PDF: a stream is over PDF_MAX_PAGE_BYTES ({_mb(cap)})") from err
+        except Exception as err:
+            raise _Unreadable(f"cannot read PDF: {_one_line(err)}") from err
+        if pages > limits.pdf_max_pages:
+            raise _Unreadable(f"has {pages:,} pages, over PDF_MAX_PAGES ({limits.pdf_max_pages:,}); skipped")
+        for n in range(1, pages + 1):
+            try:
+                text = (reader.pages[n - 1].extract_text() or "").strip()
+            except LimitReachedError:
+                report(
+                    Problem(
+                        str(path), None, f"page {n} is over PDF_MAX_PAGE_BYTES ({_mb(cap)}); page skipped"
+                    )
+                )
+                continue
+            except Exception as err:
+                raise _Unreadable(f"cannot read PDF page {n}: {_one_line(err)}") from err
+            chars += len(text)
+            _check_chars(chars, limits)  # stop early: the rest of the pages would be thrown away
+            if text:
+                sections.append(Section((f"page {n}",), text))
     return _Doc(title or _humanize(path.stem), sections)
 
 

@@ -8,18 +8,21 @@ its chunks carry its hash, so a run killed half-way is completed, not duplicated
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
 
+from bot.errors import InputError
 from bot.knowledge.embedder import Embedder
-from bot.knowledge.problems import Problem
+from bot.knowledge.problems import Findings, Problem
 from bot.knowledge.records import Record, SourceType
 from bot.knowledge.store import ChunkStore, access_meta
 
 BATCH_CHUNKS = 64
+LARGE_CHUNKS = 500  # a record this big is embedded after the others, with a notice
 
 
 @dataclass
@@ -49,75 +52,124 @@ class IngestReport:
         return line
 
 
-def _batches(records: Sequence[Record], size: int) -> Iterator[list[Record]]:
-    batch: list[Record] = []
-    count = 0
-    for record in records:
-        batch.append(record)
-        count += len(record.chunks)
-        if count >= size:
-            yield batch
-            batch, count = [], 0
-    if batch:
-        yield batch
+def refuse_empty_prune(kinds: Sequence[SourceType], read: Counter[str], stored: Counter[str]) -> None:
+    """``--prune`` with nothing read of a kind would remove every stored record of it: a 0-byte or
+    header-only file or an empty folder is far likelier a mistake than a wish. Say so instead."""
+    for kind in kinds:
+        if read[kind] == 0 and stored[kind]:
+            raise InputError(
+                f"--prune refused: no {kind} records were read, so all {stored[kind]} stored ones would be "
+                "removed; nothing was changed (check the input, or add --allow-empty to remove them)"
+            )
 
 
 def ingest(
-    records: Sequence[Record],
+    records: Iterable[Record],
     kinds: Sequence[SourceType],
     *,
     store: ChunkStore,
     embedder: Embedder,
-    problems: Sequence[Problem] = (),
+    findings: Findings | None = None,
     prune: bool = False,
+    allow_empty: bool = False,
     progress: bool = False,
+    expected: int | None = None,
     only_these: bool = False,
 ) -> IngestReport:
-    """``only_these``: read back only the stored state of ``records`` (a batch of a larger sync),
-    not of every record of ``kinds``; cannot be combined with ``prune``."""
+    """Write ``records`` (a list, or a generator that reads as it goes) into ``store``.
+
+    Records are written in batches as they come, so the first ones are searchable while later ones
+    are still read; a record of more than ``LARGE_CHUNKS`` chunks waits until the others are done,
+    with a notice. ``findings`` may still grow while ``records`` is consumed (a streamed reading).
+    ``only_these``: read back only the stored state of ``records`` (a list: a batch of a larger
+    sync), not of every record of ``kinds``; cannot be combined with ``prune``.
+    """
     if prune and only_these:
         raise ValueError("prune needs the state of every record of the kinds, not only_these")
     started = time.perf_counter()
-    report = IngestReport(problems=list(problems))
-    previous = store.sources(kinds, keys=[r.key for r in records] if only_these else None)
-    todo: list[Record] = []
+    findings = findings or Findings()
+    report = IngestReport()
+    keys = [r.key for r in records] if only_these and isinstance(records, Sequence) else None
+    previous = store.sources(kinds, keys=keys)
+    stored = Counter(key.split(":", 1)[0] for key in previous)
+    if prune and not allow_empty and isinstance(records, Sequence):
+        refuse_empty_prune(kinds, Counter(r.source_type for r in records), stored)
+    read: Counter[str] = Counter()
+    present: set[str] = set()
+    parents: list[Record] = []
+    batch: list[Record] = []
+    large: list[Record] = []
     regranted: list[Record] = []  # same text, new access: a metadata rewrite, nothing to embed
-    for record in records:
+
+    def stale(record: Record) -> bool:
         state = previous.get(record.key)
-        if state is not None and state.complete and state.content_hash == record.content_hash:
-            if state.access == access_meta(record.access):
-                report.unchanged += 1
+        return state is None or not state.complete or state.content_hash != record.content_hash
+
+    # The bar counts chunks to embed: exact for a list; for a stream of ``expected`` records, the
+    # total is estimated from the records seen so far, so the ETA sharpens as the run goes.
+    exact = sum(len(r.chunks) for r in records if stale(r)) if isinstance(records, Sequence) else None
+    seen, queued = 0, 0
+
+    def flush() -> None:
+        texts = [c.text for r in batch for c in r.chunks]
+        vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
+        store.write(batch, vectors, previous)
+        report.chunks += len(texts)
+        bar.update(len(texts))
+        batch.clear()
+
+    with tqdm(total=exact, unit="chunk", desc="embedding", disable=not progress) as bar:
+        for record in records:
+            seen += 1
+            if exact is None and expected:
+                bar.total = max(queued, round(queued / seen * expected))
+            read[record.source_type] += 1
+            present.add(record.key)
+            if record.source_type in ("account", "deal"):
+                parents.append(record)
+            state = previous.get(record.key)
+            if state is not None and state.complete and state.content_hash == record.content_hash:
+                if state.access == access_meta(record.access):
+                    report.unchanged += 1
+                else:
+                    regranted.append(record)
+                    report.updated += 1
+                continue
+            if state is None:
+                report.added += 1
             else:
-                regranted.append(record)
                 report.updated += 1
-            continue
-        todo.append(record)
-        if state is None:
-            report.added += 1
-        else:
-            report.updated += 1
+            queued += len(record.chunks)
+            if len(record.chunks) > LARGE_CHUNKS:
+                findings.notice(Problem(record.key, None, f"{len(record.chunks):,} chunks to embed; "
+                                        "it is done after the others, and takes a while"))  # fmt: skip
+                large.append(record)
+                continue
+            batch.append(record)
+            if sum(len(r.chunks) for r in batch) >= BATCH_CHUNKS:
+                flush()
+        if batch:
+            flush()
+        bar.total = queued
+        for record in large:
+            batch.append(record)
+            flush()
     store.set_access(regranted, previous)
-    total = sum(len(r.chunks) for r in todo)
-    with tqdm(total=total, unit="chunk", desc="embedding", disable=not progress or total == 0) as bar:
-        for batch in _batches(todo, BATCH_CHUNKS):
-            texts = [c.text for r in batch for c in r.chunks]
-            vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
-            store.write(batch, vectors, previous)
-            report.chunks += len(texts)
-            bar.update(len(texts))
     # Children stored by earlier ingests follow their parent's access, changed or not (this also
     # repairs a store written before access was propagated).
-    inherited = store.inherit_access([r for r in records if r.source_type in ("account", "deal")])
+    inherited = store.inherit_access(parents)
+    report.problems, report.notices = findings.problems, findings.notices
     if prune:
         if report.problems:
             # A skipped row is not a deleted record: never prune on a partial reading.
             report.prune_skipped = True
         else:
-            present = {r.key for r in records}
+            if not allow_empty:
+                refuse_empty_prune(kinds, read, stored)
             gone = [state for key, state in previous.items() if key not in present]
             store.delete(gone)
             report.removed = len(gone)
-    if todo or regranted or inherited or report.removed:
+    if report.added or report.updated or regranted or inherited or report.removed:
         store.bump_generation()
     report.seconds = time.perf_counter() - started
     return report
