@@ -14,7 +14,17 @@ from bot.errors import CrmError
 from bot.knowledge.base import KnowledgeBase
 from bot.state.store import StateStore
 from tests.conftest import HashEmbedder
-from tests.crm_sync_fixtures import ADMIN, ANA, LIAM, MAYA, hubspot_settings, open_kb, seed, sync_hubspot
+from tests.crm_sync_fixtures import (
+    ADMIN,
+    ANA,
+    LIAM,
+    MAYA,
+    hubspot_settings,
+    open_kb,
+    seed,
+    sync_hubspot,
+    visible,
+)
 from tests.fake_hubspot import FakeHubSpot
 from tests.fake_vendor import Failure
 
@@ -38,13 +48,6 @@ def hs(settings: Settings, portal: FakeHubSpot) -> Settings:
 @pytest.fixture
 def kb(hs: Settings) -> KnowledgeBase:
     return open_kb(hs, HashEmbedder())
-
-
-def visible(kb: KnowledgeBase, email: str) -> set[str]:
-    """Every record ``email`` may see (the search index's own access mask)."""
-    index = kb.index()
-    mask = index.visible(kb.viewer(email))
-    return {f"{m.source_type}:{m.source_id}" for m, ok in zip(index.metas, mask, strict=True) if ok}
 
 
 def test_first_sync_reads_everything_with_access_from_owners_and_teams(

@@ -12,7 +12,7 @@ from .engine import SyncReport, SyncRun
 from .http import CallCounter
 from .source import CrmSource
 
-CRMS = ("hubspot",)
+CRMS = ("hubspot", "salesforce")
 SHOWN_PROBLEMS = 20
 
 
@@ -25,12 +25,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def make_source(crm: str, settings: Settings, counter: CallCounter) -> CrmSource:
     """The configured CRM's source; needs the ``crm`` extra (hubspot-api-client, simple-salesforce)."""
-    if crm != "hubspot":
-        raise CrmError(f"`closer sync {crm}` is not available in this version")
     try:
-        from .hubspot import HubSpotSource
+        if crm == "hubspot":
+            from .hubspot import HubSpotSource
 
-        return HubSpotSource(settings, counter)
+            return HubSpotSource(settings, counter)
+        from .salesforce import SalesforceSource
+
+        return SalesforceSource(settings, counter)
     except ImportError as exc:
         raise CrmError(
             f"`closer sync {crm}` needs the crm extra: pip install 'closer[crm]' ({exc.name})"

@@ -78,6 +78,11 @@ class SyncReport:
         return line
 
 
+def record_id(record: dict[str, Any]) -> str:
+    """A CRM record's id (HubSpot: ``id``, Salesforce: ``Id``)."""
+    return str(record["id"] if "id" in record else record["Id"])
+
+
 def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -163,7 +168,7 @@ class SyncRun:
                     cur = self._flush(stream, cur, batch, page.last_id)
                     batch = []
             if batch:
-                cur = self._flush(stream, cur, batch, str(batch[-1]["id"]))
+                cur = self._flush(stream, cur, batch, record_id(batch[-1]))
         self.report.read[stream.name] = self.report.read.get(stream.name, 0) + count
         if stream.kind is not None:
             if cur.full:
@@ -180,7 +185,7 @@ class SyncRun:
         mapped = self.source.map(stream, records)
         self._write(mapped)
         if cur.full and stream.kind is not None:
-            self.state.add_sync_seen(self.source.name, stream.name, [str(r["id"]) for r in records])
+            self.state.add_sync_seen(self.source.name, stream.name, [record_id(r) for r in records])
         cur = replace(cur, after_id=last_id)
         self.state.save_sync_cursor(self.source.name, stream.name, cur)
         self.state.renew_sync_lease(self.source.name, seconds=LEASE_SECONDS, owner=_owner())

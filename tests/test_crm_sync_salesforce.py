@@ -1,0 +1,128 @@
+"""`closer sync salesforce` against a fake Salesforce over real HTTPS, through simple-salesforce."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.crm_sync.http import CallCounter
+from bot.crm_sync.salesforce import SalesforceSource
+from bot.errors import CrmError
+from bot.knowledge.base import KnowledgeBase
+from tests.conftest import HashEmbedder
+from tests.crm_sync_fixtures import (
+    ADMIN,
+    ANA,
+    LIAM,
+    MAYA,
+    open_kb,
+    salesforce_settings,
+    seed_salesforce,
+    sync_salesforce,
+    visible,
+)
+from tests.fake_salesforce import FakeSalesforce, rsa_key_pem
+from tests.fake_vendor import Failure
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> tuple[Path, object]:
+    pem, public = rsa_key_pem()
+    path = tmp_path / "app.key"
+    path.write_bytes(pem)
+    return path, public
+
+
+@pytest.fixture
+def org(
+    tmp_path: Path, key_file: tuple[Path, object], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FakeSalesforce]:
+    with FakeSalesforce(
+        folder=tmp_path, public_key=key_file[1], client_secret="s3cret-consumer", batch=1
+    ) as fake:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake.cert))  # trust the fake's self-signed certificate
+        yield fake
+
+
+@pytest.fixture
+def ids(org: FakeSalesforce) -> dict[str, str]:
+    return seed_salesforce(org)
+
+
+@pytest.fixture
+def sfs(settings: Settings, org: FakeSalesforce, key_file: tuple[Path, object]) -> Settings:
+    return salesforce_settings(settings, org, key_file[0])
+
+
+@pytest.fixture
+def kb(sfs: Settings) -> KnowledgeBase:
+    return open_kb(sfs, HashEmbedder())
+
+
+def test_jwt_sign_in_and_a_full_read_with_owners_and_team_members(
+    kb: KnowledgeBase, sfs: Settings, org: FakeSalesforce, ids: dict[str, str]
+) -> None:
+    report, _ = sync_salesforce(sfs, kb)
+    assert report.added == 9 and not report.problems
+    maya, liam, ana = visible(kb, MAYA), visible(kb, LIAM), visible(kb, ANA)
+    assert {f"deal:{ids['robots']}", f"note:{ids['rebate']}", f"contact:{ids['ingrid']}"} <= maya
+    assert maya == liam  # Liam is on the account's and the opportunity's team
+    assert f"note:{ids['rebate']}" not in ana
+    assert {f"deal:{ids['pallets']}", f"note:{ids['pallet_note']}", f"note:{ids['account_note']}"} <= ana
+    assert visible(kb, ADMIN) == maya | ana
+    deal = {h.source_id: h for h in kb.search("robots", viewer=kb.viewer(MAYA), k=5)}[ids["robots"]]
+    assert "Stage: negotiation" in deal.text
+    grants = [c.body for c in org.calls if c.path == "/services/oauth2/token"]
+    assert len(grants) == 1 and grants[0]["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    # paged by nextRecordsUrl (the fake answers 1 record a call)
+    assert any("/query/01g" in c.path for c in org.calls)
+
+
+def test_client_credentials_sign_in(
+    kb: KnowledgeBase, sfs: Settings, org: FakeSalesforce, ids: dict[str, str]
+) -> None:
+    cc = sfs.model_copy(
+        update={"salesforce_private_key_file": None, "salesforce_client_secret": "s3cret-consumer"}
+    )
+    report, _ = sync_salesforce(cc, kb)
+    assert report.added == 9
+    bad = cc.model_copy(update={"salesforce_client_secret": "wrong-secret"})
+    with pytest.raises(
+        CrmError, match=r"refused the sign-in \(invalid_client\): invalid client credentials"
+    ) as err:
+        sync_salesforce(bad, open_kb(bad, HashEmbedder()))
+    assert "wrong-secret" not in str(err.value)
+
+
+def test_incremental_team_change_and_deletion(
+    kb: KnowledgeBase, sfs: Settings, org: FakeSalesforce, ids: dict[str, str]
+) -> None:
+    org.backdate(hours=2)
+    sync_salesforce(sfs, kb)
+    member = next(iter(org.objects["OpportunityTeamMember"]))
+    org.delete("OpportunityTeamMember", member)  # Liam leaves the opportunity's team …
+    account_member = next(iter(org.objects["AccountTeamMember"]))
+    org.delete("AccountTeamMember", account_member)  # … and the account's
+    org.delete("Contact", ids["sean"])
+    report, _ = sync_salesforce(sfs, kb)
+    assert report.read["Opportunity"] == 0 and report.read["Task"] == 0
+    assert f"deal:{ids['robots']}" not in visible(kb, LIAM)
+    assert f"note:{ids['rebate']}" not in visible(kb, LIAM)  # the task follows its opportunity
+    assert f"deal:{ids['robots']}" in visible(kb, MAYA)
+    assert f"contact:{ids['sean']}" not in visible(kb, ADMIN)
+
+
+def test_server_errors_are_retried_and_a_dead_session_is_one_line(
+    kb: KnowledgeBase, sfs: Settings, org: FakeSalesforce, ids: dict[str, str]
+) -> None:
+    org.fail_next(Failure(503, retry_after="1", when="/query"))
+    report, counter = sync_salesforce(sfs, kb)
+    assert report.added == 9 and counter.retries == 1
+    source = SalesforceSource(sfs, CallCounter())
+    source.client()
+    org.tokens.clear()  # the session is revoked
+    with pytest.raises(CrmError, match=r"refused the credentials \(401\)"):
+        list(source.query("Opportunity", "SELECT Id FROM Opportunity"))
