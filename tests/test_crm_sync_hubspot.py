@@ -268,3 +268,31 @@ def test_doctor_checks_the_hubspot_connection(hs: Settings, portal: FakeHubSpot,
     line = crm_line(bad)
     assert "401" in line and "pat-na1-secret-wrong" not in line
     assert crm_line(hs.model_copy(update={"hubspot_access_token": None})).endswith("not configured")
+
+
+def test_serve_schedules_a_sync_per_configured_crm(
+    hs: Settings, portal: FakeHubSpot, ids: dict[str, str]
+) -> None:
+    from bot.crm_sync.schedule import start_sync_scheduler, sync_job
+
+    assert start_sync_scheduler(hs) is None  # CRM_SYNC_MINUTES=0: off
+    scheduler = start_sync_scheduler(hs.model_copy(update={"crm_sync_minutes": 30}))
+    try:
+        assert [job.id for job in scheduler.get_jobs()] == ["crm-sync-hubspot"]
+    finally:
+        scheduler.shutdown(wait=False)
+    sync_job(hs, "hubspot")  # what the job runs: a real sync, into the configured store
+    with StateStore.open(hs.state_url) as state:
+        assert state.sync_cursor("hubspot", "notes").watermark is not None
+
+
+def test_one_sync_of_a_crm_at_a_time(hs: Settings) -> None:
+    with StateStore.open(hs.state_url) as state:
+        assert state.claim_sync_lease("hubspot", seconds=60, owner="host-a:1")
+        assert not state.claim_sync_lease("hubspot", seconds=60, owner="host-b:2")
+        assert state.claim_sync_lease(
+            "hubspot", seconds=60, owner="host-b:2", take_from=lambda holder: holder == "host-a:1"
+        )
+        state.release_sync_lease("hubspot", owner="host-b:2")
+        assert state.claim_sync_lease("salesforce", seconds=60, owner="host-a:1")
+        assert state.claim_sync_lease("hubspot", seconds=60, owner="host-a:1")

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import Settings
+from bot.crm_sync.schedule import start_sync_scheduler
 from bot.errors import CloserError, SettingsError
 from bot.observability import METRICS, configure_logging, secrets_of
 from bot.privacy.secrets import host_of
@@ -115,12 +116,14 @@ def create_http_app(svc: SlackService, bolt: AsyncApp, *, socket_mode: bool = Fa
             socket = AsyncSocketModeHandler(bolt, svc.settings.slack_app_token, web_client=bolt.client)
             await socket.connect_async()  # type: ignore[no-untyped-call]
         scheduler = await anyio.to_thread.run_sync(start_scheduler, svc)
+        crm_sync = await anyio.to_thread.run_sync(start_sync_scheduler, svc.settings)
         log.info("serving Slack", extra={"mode": mode, "workers": svc.workers.threads})
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.shutdown(wait=False)
+            for running in (scheduler, crm_sync):
+                if running is not None:
+                    running.shutdown(wait=False)
             if socket is not None:
                 await socket.close_async()  # type: ignore[no-untyped-call]  # no new envelopes now
             drained = await svc.workers.drain(svc.settings.slack_shutdown_seconds)

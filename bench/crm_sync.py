@@ -1,0 +1,170 @@
+"""CRM sync: API calls against the minimum the paging allows, records/s, and incremental work.
+
+Runs `closer sync hubspot`'s engine (HubSpotSource + SyncRun, the real hubspot-api-client request
+builder over HTTP) against the fake HubSpot of tests/fake_hubspot.py on 127.0.0.1:
+
+1. an initial sync of N objects (a quarter each companies, deals, contacts, notes; every deal and
+   note associated), embedded with a hashing embedder (tests/conftest.py's HashEmbedder) so the
+   figure measures the sync path, not the model;
+2. an incremental sync after 1% of the objects changed;
+3. the same initial sync of a smaller org with the real local embedder (all-MiniLM-L6-v2), for
+   end-to-end records/s.
+
+    .venv/bin/python bench/crm_sync.py --objects 50000 --real 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.config import load_settings
+from bot.knowledge.embedder import LocalEmbedder
+from tests.conftest import HashEmbedder
+from tests.crm_sync_fixtures import hubspot_settings, open_kb, sync_hubspot
+from tests.fake_hubspot import FakeHubSpot
+
+SEARCH, ASSOC, LIST = 200, 1000, 100
+
+
+def build(portal: FakeHubSpot, n: int, owners: int = 20) -> dict[str, list[str]]:
+    oids = [portal.add_owner(f"rep{i}@acme.example", teams=(f"t{i % 4}",)) for i in range(owners)]
+    q = n // 4
+    ids: dict[str, list[str]] = {"companies": [], "deals": [], "contacts": [], "notes": []}
+    for i in range(q):
+        ids["companies"].append(
+            portal.add(
+                "companies",
+                {
+                    "name": f"Company {i}",
+                    "industry": "Logistics",
+                    "country": "Norway",
+                    "hubspot_owner_id": oids[i % owners],
+                },
+            )
+        )
+    for i in range(q):
+        did = portal.add(
+            "deals",
+            {
+                "dealname": f"Deal {i}",
+                "dealstage": "contractsent",
+                "amount": str(1000 + i),
+                "closedate": "2027-01-15T00:00:00Z",
+                "hubspot_owner_id": oids[i % owners],
+            },
+        )
+        portal.associate("deals", did, "companies", ids["companies"][i], 5)
+        ids["deals"].append(did)
+    for i in range(q):
+        ids["contacts"].append(
+            portal.add(
+                "contacts",
+                {
+                    "firstname": f"Pat{i}",
+                    "lastname": "Doe",
+                    "jobtitle": "Buyer",
+                    "associatedcompanyid": ids["companies"][i],
+                },
+            )
+        )
+    for i in range(q):
+        nid = portal.add(
+            "notes",
+            {
+                "hs_note_body": f"<p>Call {i}: discussed rollout wave {i % 7}.</p>",
+                "hs_timestamp": "2026-11-01T10:00:00Z",
+                "hubspot_owner_id": oids[i % owners],
+            },
+        )
+        portal.associate("notes", nid, "deals", ids["deals"][i], 214)
+        portal.associate("notes", nid, "companies", ids["companies"][i], 190)
+        ids["notes"].append(nid)
+    return ids
+
+
+def minimum_calls(counts: dict[str, int], owners: int) -> int:
+    """What the paging allows at best for a first (full) sync: full search pages, full association
+    batches, the owner pages and the pipelines (a full run prunes instead of listing archived records)."""
+    search = sum(max(1, math.ceil(c / SEARCH)) for c in counts.values())
+    assoc = sum(max(1, math.ceil(counts[t] / ASSOC)) for t in ("deals", "notes", "notes"))
+    return search + assoc + math.ceil(owners / LIST) + 1
+
+
+def run(n: int, embedder: object, *, changed: float | None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp, FakeHubSpot() as portal:
+        base = load_settings(
+            chroma_path=Path(tmp) / "chroma", state_url=f"sqlite:///{tmp}/state.db", index_refresh_seconds=0
+        )
+        ids = build(portal, n)
+        portal.backdate(hours=2)  # an org with history: older than the sync's look-back overlap
+        settings = hubspot_settings(base, portal)
+        kb = open_kb(settings, embedder)
+        started = time.perf_counter()
+        first, counter = sync_hubspot(settings, kb)
+        seconds = time.perf_counter() - started
+        counts = {t: len(v) for t, v in ids.items()}
+        out = {
+            "objects": first.records,
+            "calls": counter.calls,
+            "minimum": minimum_calls(counts, 20),
+            "seconds": seconds,
+            "records_per_s": first.records / seconds,
+            "chunks": first.chunks,
+        }
+        if changed is not None:
+            portal.shift = portal.shift * 0
+            step = int(1 / changed)
+            for kind, kind_ids in ids.items():
+                for oid in kind_ids[::step]:
+                    prop, value = {
+                        "companies": ("industry", "Retail"),
+                        "deals": ("amount", "777"),
+                        "contacts": ("jobtitle", "COO"),
+                        "notes": ("hs_note_body", f"Changed {oid}"),
+                    }[kind]
+                    portal.modify(kind, oid, **{prop: value})
+            started = time.perf_counter()
+            second, counter2 = sync_hubspot(settings, kb)
+            out |= {
+                "inc_changed": sum(len(v[::step]) for v in ids.values()),
+                "inc_read": second.records,
+                "inc_calls": counter2.calls,
+                "inc_chunks": second.chunks,
+                "inc_seconds": time.perf_counter() - started,
+            }
+        return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--objects", type=int, default=50_000)
+    ap.add_argument("--real", type=int, default=2_000, help="objects for the real-embedder run (0 = skip)")
+    args = ap.parse_args()
+    big = run(args.objects, HashEmbedder(), changed=0.01)
+    print(
+        f"initial sync, {big['objects']} objects (hash embedder): {big['calls']} API calls "
+        f"(minimum the paging allows: {big['minimum']}), {big['seconds']:.1f}s, {big['records_per_s']:.0f} records/s"
+    )
+    print(
+        f"incremental after {big['inc_changed']} changed (1%): read {big['inc_read']} records "
+        f"({100 * big['inc_read'] / big['objects']:.2f}% of initial), {big['inc_calls']} API calls "
+        f"({100 * big['inc_calls'] / big['calls']:.2f}%), {big['inc_chunks']} chunks embedded "
+        f"({100 * big['inc_chunks'] / big['chunks']:.2f}%), {big['inc_seconds']:.1f}s"
+    )
+    if args.real:
+        real = run(args.real, LocalEmbedder(), changed=None)
+        print(
+            f"initial sync, {real['objects']} objects (local all-MiniLM-L6-v2 embedder): {real['calls']} API calls "
+            f"(minimum {real['minimum']}), {real['seconds']:.1f}s, {real['records_per_s']:.0f} records/s end to end"
+        )
+
+
+if __name__ == "__main__":
+    main()
