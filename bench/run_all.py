@@ -42,6 +42,7 @@ BENCHES = (
     Bench("slack_ack", ("--concurrent", "10", "--rounds", "1", "--llm-delay", "0.5")),
     Bench("slack_stream", ("--messages", "5", "--llm-delay", "0.2")),
     Bench("claim_check", ()),
+    Bench("crm_sync", ("--objects", "2000", "--real", "0"), ("--objects", "50000", "--real", "2000")),
     Bench("scifact", (), in_quick=False),
 )
 HELPERS = {"__init__", "run_all", "slack_common", "synthetic"}  # modules that are not benchmarks
