@@ -126,3 +126,23 @@ def test_server_errors_are_retried_and_a_dead_session_is_one_line(
     org.tokens.clear()  # the session is revoked
     with pytest.raises(CrmError, match=r"refused the credentials \(401\)"):
         list(source.query("Opportunity", "SELECT Id FROM Opportunity"))
+
+
+def test_cli_sync_salesforce_from_settings(
+    sfs: Settings, org: FakeSalesforce, ids: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from bot.cli import main
+
+    env = {"SALESFORCE_LOGIN_URL": org.url, "SALESFORCE_CLIENT_ID": org.client_id, "SALESFORCE_USERNAME": org.username,
+           "SALESFORCE_PRIVATE_KEY_FILE": str(sfs.salesforce_private_key_file), "CHROMA_PATH": str(sfs.chroma_path),
+           "STATE_URL": sfs.state_url}  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["sync", "salesforce"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("salesforce: read ") and "9 added" in out
+    monkeypatch.setenv("SALESFORCE_USERNAME", "someone.else@acme.example")
+    assert main(["sync", "salesforce", "--full"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "refused the sign-in (invalid_grant)" in err

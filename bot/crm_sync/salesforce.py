@@ -18,6 +18,7 @@ has not run for longer should be ``--full``. Owners are ``Owner.Email``; teams a
 from __future__ import annotations
 
 import base64
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -156,16 +157,29 @@ class SalesforceSource:
 
         def sign_in() -> tuple[str, str]:
             try:
-                token, instance = token_login(
-                    url, data, "login", self.settings.salesforce_client_id or "", headers, None, self.session
-                )
+                with warnings.catch_warnings():
+                    # its "approve this app" hint names login.salesforce.com whatever the login URL; ours
+                    # below says the same in one line
+                    warnings.simplefilter("ignore", UserWarning)
+                    token, instance = token_login(
+                        url,
+                        data,
+                        "login",
+                        self.settings.salesforce_client_id or "",
+                        headers,
+                        None,
+                        self.session,
+                    )
             except SalesforceAuthenticationFailed as exc:
                 said = (
                     exc.content.decode("utf-8", "replace")
                     if isinstance(exc.content, bytes)
                     else str(exc.content)
                 )
-                raise CrmError(f"Salesforce refused the sign-in ({exc.code}): {said[:200]}") from None
+                hint = ""
+                if "approved" in said:
+                    hint = " — pre-authorize the integration user for the connected app (README)"
+                raise CrmError(f"Salesforce refused the sign-in ({exc.code}): {said[:200]}{hint}") from None
             return str(token), str(instance)
 
         token, instance = call(
