@@ -217,6 +217,63 @@ def fleet(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield Fleet((replicas[0], replicas[1]), slack, llm, state_url, crm, root, digest_at)
 
 
+# --- b. two schedulers and a CronJob, one digest per rep (first: DIGEST_TIME is ~75 s after start-up) -----
+
+
+def digest_posts(slack: FakeSlack) -> list[Any]:
+    return [c for c in slack.calls_to("chat.postMessage")
+            if c.params.get("channel") in DIGEST_CHANNELS and not c.params.get("thread_ts")]  # fmt: skip
+
+
+def test_two_schedulers_and_the_cli_send_one_digest_per_rep(fleet: Fleet) -> None:
+    a, b = fleet.replicas
+    day = fleet.digest_at.date()
+    assert digest_posts(fleet.slack) == []
+    start_cli = fleet.digest_at - timedelta(seconds=CLI_HEAD_START)
+    wait = (start_cli - datetime.now(UTC)).total_seconds()
+    assert wait < 80, wait
+    if wait > 0:
+        time.sleep(wait)
+    cli_env = {k: v for k, v in a.env.items() if k != "PORT"}
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "bot", "digest", "--send", "--date", day.isoformat(), "--json"],
+        cwd=fleet.root, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        out, err = cli.communicate(timeout=120)
+    finally:
+        stop(cli)
+    assert cli.returncode == 0, err[-3000:]
+    cli_status = {d["user"]: d["status"] for d in json.loads(out)["digests"]}
+    assert set(cli_status) == set(REPS.values()), cli_status
+
+    def results(replica: Replica) -> dict[str, str]:
+        return {x["user"]: x["message"].removeprefix("digest ") for x in replica.logs()
+                if x["message"].startswith("digest ") and x.get("day") == day.isoformat()}  # fmt: skip
+
+    # Both schedulers fired at DIGEST_TIME and went through every rep.
+    for replica in (a, b):
+        assert eventually(lambda r=replica: len(results(r)) == len(REPS), 60), replica.tail()
+    assert fleet.slack.wait_for(lambda: len(digest_posts(fleet.slack)) >= len(REPS), 30)
+    time.sleep(1.0)  # room for a duplicate to arrive
+
+    posts = digest_posts(fleet.slack)
+    assert Counter(p.params["channel"] for p in posts) == dict.fromkeys(DIGEST_CHANNELS, 1), [
+        (p.params["channel"], p.params.get("text")) for p in posts
+    ]
+    for post in posts:
+        assert "Your deals" in post.params["text"] or "Your team's deals" in post.params["text"]
+    # Exactly one sender per rep, and every other one saw the claim.
+    outcomes = {who: [cli_status[who], results(a)[who], results(b)[who]] for who in REPS.values()}
+    for who, seen in outcomes.items():
+        assert seen.count("sent") == 1, (who, seen)
+        assert set(seen) <= {"sent", "already_sent", "in_progress"}, (who, seen)
+    rows = query(
+        fleet.state_url, "SELECT user_email, status, attempts FROM digests_sent WHERE digest_date = %s", day
+    )
+    assert sorted(rows) == [(who, "sent", 1) for who in sorted(REPS.values())]
+
+
 # --- a. one event, two replicas, one answer ---------------------------------------------------------------
 
 
@@ -303,60 +360,3 @@ def test_a_note_ingested_through_one_replica_is_found_by_the_other(fleet: Fleet)
     prompts = fleet.chats("Quillfeather indemnity")
     assert len(prompts) == 2 and NEW_NOTE_MARKER in prompts[1], prompts[-1][-1500:]
     assert "Procurement call" in json.dumps(answer.params, ensure_ascii=False)  # cited as a source
-
-
-# --- b. two schedulers and a CronJob, one digest per rep -----------------------------------------------
-
-
-def digest_posts(slack: FakeSlack) -> list[Any]:
-    return [c for c in slack.calls_to("chat.postMessage")
-            if c.params.get("channel") in DIGEST_CHANNELS and not c.params.get("thread_ts")]  # fmt: skip
-
-
-def test_two_schedulers_and_the_cli_send_one_digest_per_rep(fleet: Fleet) -> None:
-    a, b = fleet.replicas
-    day = fleet.digest_at.date()
-    assert digest_posts(fleet.slack) == []
-    start_cli = fleet.digest_at - timedelta(seconds=CLI_HEAD_START)
-    wait = (start_cli - datetime.now(UTC)).total_seconds()
-    assert wait < 80, wait
-    if wait > 0:
-        time.sleep(wait)
-    cli_env = {k: v for k, v in a.env.items() if k != "PORT"}
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "bot", "digest", "--send", "--date", day.isoformat(), "--json"],
-        cwd=fleet.root, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        out, err = cli.communicate(timeout=120)
-    finally:
-        stop(cli)
-    assert cli.returncode == 0, err[-3000:]
-    cli_status = {d["user"]: d["status"] for d in json.loads(out)["digests"]}
-    assert set(cli_status) == set(REPS.values()), cli_status
-
-    def results(replica: Replica) -> dict[str, str]:
-        return {x["user"]: x["message"].removeprefix("digest ") for x in replica.logs()
-                if x["message"].startswith("digest ") and x.get("day") == day.isoformat()}  # fmt: skip
-
-    # Both schedulers fired at DIGEST_TIME and went through every rep.
-    for replica in (a, b):
-        assert eventually(lambda r=replica: len(results(r)) == len(REPS), 60), replica.tail()
-    assert fleet.slack.wait_for(lambda: len(digest_posts(fleet.slack)) >= len(REPS), 30)
-    time.sleep(1.0)  # room for a duplicate to arrive
-
-    posts = digest_posts(fleet.slack)
-    assert Counter(p.params["channel"] for p in posts) == dict.fromkeys(DIGEST_CHANNELS, 1), [
-        (p.params["channel"], p.params.get("text")) for p in posts
-    ]
-    for post in posts:
-        assert "Your deals" in post.params["text"] or "Your team's deals" in post.params["text"]
-    # Exactly one sender per rep, and every other one saw the claim.
-    outcomes = {who: [cli_status[who], results(a)[who], results(b)[who]] for who in REPS.values()}
-    for who, seen in outcomes.items():
-        assert seen.count("sent") == 1, (who, seen)
-        assert set(seen) <= {"sent", "already_sent", "in_progress"}, (who, seen)
-    rows = query(
-        fleet.state_url, "SELECT user_email, status, attempts FROM digests_sent WHERE digest_date = %s", day
-    )
-    assert sorted(rows) == [(who, "sent", 1) for who in sorted(REPS.values())]
