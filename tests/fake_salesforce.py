@@ -7,6 +7,13 @@
   relationship fields like ``Owner.Email``, WHERE with AND of ``=``, ``<``, ``>=``, ``>`` and ``IN``,
   ORDER BY Id, LIMIT), ``batch`` records a response with ``nextRecordsUrl`` to
   ``/services/data/vXX.X/query/<locator>-<offset>``; deleted records only through ``queryAll``.
+- enhanced notes: ``ContentNote`` has the fields of Salesforce's object reference and no others (no
+  ``SystemModstamp``: a query naming a field the object lacks gets 400 ``INVALID_FIELD``); its
+  ``Content`` comes back from a query as the URL of the blob, and ``GET …/sobjects/ContentNote/{id}/
+  Content`` answers the note's HTML as binary. ``ContentDocumentLink`` ties a note to its records (and to
+  its owner); a query on it without a filter on ``Id``, ``ContentDocumentId`` or ``LinkedEntityId``
+  (``=`` or ``IN``) gets 400 ``MALFORMED_QUERY`` (Salesforce's implementation restriction). Deleting a
+  note deletes its links.
 - a bad or missing bearer token: 401 ``INVALID_SESSION_ID``.
 
 Records are plain dicts per sObject; ``SystemModstamp`` and ``IsDeleted`` are kept by the fake.
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import html
 import ipaddress
 import itertools
 import re
@@ -34,7 +42,19 @@ from cryptography.x509.oid import NameOID
 from tests.fake_vendor import Answer, Call, FakeVendor
 
 PREFIX = {"Account": "001", "Contact": "003", "Opportunity": "006", "User": "005", "Task": "00T", "Event": "00U",
-          "Note": "002", "OpportunityTeamMember": "00q", "AccountTeamMember": "01M"}  # fmt: skip
+          "Note": "002", "OpportunityTeamMember": "00q", "AccountTeamMember": "01M", "ContentNote": "069",
+          "ContentDocumentLink": "06A"}  # fmt: skip
+# Objects whose fields the fake checks (Salesforce's object reference); others accept any field.
+SCHEMA = {
+    "ContentNote": {"Id", "Title", "Content", "TextPreview", "ContentSize", "FileType", "FileExtension",
+                    "SharingPrivacy", "IsReadOnly", "IsDeleted", "OwnerId", "CreatedById", "CreatedDate",
+                    "LastModifiedById", "LastModifiedDate", "ContentModifiedDate", "LatestContentId",
+                    "LatestPublishedVersionId", "LastViewedDate"},
+    "ContentDocumentLink": {"Id", "ContentDocumentId", "LinkedEntityId", "ShareType", "Visibility", "IsDeleted",
+                            "SystemModstamp"},
+}  # fmt: skip
+BLOB = {"ContentNote": "Content"}  # blob fields: a query answers their URL, GET on it answers the bytes
+LINK_FILTERS = ("Id", "ContentDocumentId", "LinkedEntityId")
 CLAUSE = re.compile(r"^([\w.]+)\s*(=|<|>=|>|IN)\s*(.+)$", re.S)
 
 
@@ -114,6 +134,35 @@ class FakeSalesforce(FakeVendor):
 
     def delete(self, sobject: str, sid: str) -> None:
         self.modify(sobject, sid, IsDeleted=True)
+        if sobject == "ContentNote":  # its links go with it
+            for lid, link in list(self.objects["ContentDocumentLink"].items()):
+                if link["ContentDocumentId"] == sid and not link["IsDeleted"]:
+                    self.modify("ContentDocumentLink", lid, IsDeleted=True)
+
+    def content_note(self, owner: str, title: str, content: str, *, on: tuple[str, ...] = (),
+                     private: bool = False) -> str:  # fmt: skip
+        """An enhanced note by ``owner`` (a User id), as Lightning saves it: HTML content, a link to its
+        owner and one to each record in ``on``; ``private`` is "Private" note privacy on records."""
+        nid = self.add("ContentNote", Title=title, OwnerId=owner, CreatedById=owner, LastModifiedById=owner,
+                       FileType="SNOTE", FileExtension="snote", IsReadOnly=False,
+                       SharingPrivacy="P" if private else "N", **self._content(content))  # fmt: skip
+        self.add("ContentDocumentLink", ContentDocumentId=nid, LinkedEntityId=owner, ShareType="I",
+                 Visibility="AllUsers")  # fmt: skip
+        for record in on:
+            self.link(nid, record)
+        return nid
+
+    def link(self, note: str, record: str) -> str:
+        return self.add("ContentDocumentLink", ContentDocumentId=note, LinkedEntityId=record, ShareType="V",
+                        Visibility="AllUsers")  # fmt: skip
+
+    def edit_note(self, nid: str, content: str) -> None:
+        self.modify("ContentNote", nid, **self._content(content))
+
+    @staticmethod
+    def _content(content: str) -> dict[str, Any]:
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", content)).split())
+        return {"Content": content.encode(), "ContentSize": len(content.encode()), "TextPreview": text[:255]}
 
     def backdate(self, hours: float) -> None:
         with self.lock:
@@ -139,6 +188,16 @@ class FakeSalesforce(FakeVendor):
                 return self._query(call.query.get("q", [""])[0], deleted=rest == "queryAll")
             if rest.startswith(("query/", "queryAll/")):
                 return self._more(rest.split("/", 1)[1])
+            blob = re.fullmatch(r"sobjects/(\w+)/(\w+)/(\w+)", rest)
+            if blob and call.method == "GET" and BLOB.get(blob[1]) == blob[3]:
+                record = self.objects[blob[1]].get(blob[2])
+                if record is None or record["IsDeleted"]:
+                    return (
+                        404,
+                        [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}],
+                        {},
+                    )
+                return 200, bytes(record[blob[3]]), {"Content-Type": "application/octetstream"}
         return 404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], {}
 
     def _token(self, call: Call) -> Answer:
@@ -240,6 +299,8 @@ class FakeSalesforce(FakeVendor):
                 relation, sub = field.split(".", 1)
                 value = self._get(record, field)
                 out[relation] = None if value is None else {"attributes": {"type": "User"}, sub: value}
+            elif BLOB.get(sobject) == field:
+                out[field] = f"/services/data/v{self.version}/sobjects/{sobject}/{record['Id']}/{field}"
             else:
                 out[field] = record.get(field)
         return out
@@ -255,6 +316,17 @@ class FakeSalesforce(FakeVendor):
             clauses = self._where(where)
         except ValueError as exc:
             return 400, [{"errorCode": "MALFORMED_QUERY", "message": str(exc)}], {}
+        known = SCHEMA.get(sobject)
+        for field in [*fields, *(c[0] for c in clauses)] if known is not None else []:
+            if (field.split(".", 1)[0] + "Id" if "." in field else field) not in known:
+                return 400, [{"errorCode": "INVALID_FIELD",
+                              "message": f"No such column '{field}' on entity '{sobject}'."}], {}  # fmt: skip
+        if sobject == "ContentDocumentLink" and not any(
+            f in LINK_FILTERS and op in ("=", "IN") for f, op, _ in clauses
+        ):
+            return 400, [{"errorCode": "MALFORMED_QUERY", "message": "Implementation restriction: ContentDocumentLink "
+                          "requires a filter by a single Id on ContentDocumentId or LinkedEntityId using the equals "
+                          "operator or multiple Id's using the IN operator."}], {}  # fmt: skip
         rows = [r for r in sorted(self.objects[sobject].values(), key=lambda r: r["Id"])
                 if (deleted or not r["IsDeleted"]) and self._matches(r, clauses)]  # fmt: skip
         if limit:

@@ -2,7 +2,8 @@
 
 A threaded HTTP server on 127.0.0.1 (HTTPS when given a certificate) that records every request,
 can be told to fail the next calls (a status, with ``Retry-After``), and routes each request to the
-fake's ``handle(method, path, query, body, headers) -> (status, payload, headers)``.
+fake's ``handle(method, path, query, body, headers) -> (status, payload, headers)``; a payload is sent
+as JSON, or as it is when it is ``bytes``.
 """
 
 from __future__ import annotations
@@ -112,9 +113,13 @@ class FakeVendor:
                     status, payload = failure.status, failure.body
                 else:
                     status, payload, headers = fake.handle(call)
-                data = b"" if payload is None else json.dumps(payload).encode()
+                if isinstance(payload, bytes):  # a binary body (e.g. a Salesforce blob field)
+                    data, ctype = payload, headers.pop("Content-Type", "application/octet-stream")
+                else:
+                    data = b"" if payload is None else json.dumps(payload).encode()
+                    ctype = "application/json"
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in headers.items():
                     self.send_header(k, v)

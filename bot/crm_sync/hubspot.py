@@ -29,12 +29,12 @@ from datetime import datetime
 from typing import Any
 
 import requests
-from bs4 import BeautifulSoup
 from hubspot import HubSpot
 from hubspot.utils.requests.http_request_builder import Request
 
 from bot.config import Settings
 from bot.errors import CrmError
+from bot.knowledge.html_text import html_to_text
 
 from .http import CallCounter, CrmHttpError, call, error_text
 from .pacing import Pacer
@@ -64,7 +64,6 @@ PROPERTIES = {
     "contacts": ["firstname", "lastname", "jobtitle", "email", "phone", "associatedcompanyid"],
     "notes": ["hs_note_body", "hs_timestamp", "hubspot_owner_id"],
 }
-BLOCKS = ["p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"]
 PRIMARY_DEAL_COMPANY = 5  # HubSpot-defined association type "Primary" deal → company
 
 
@@ -74,19 +73,6 @@ def _ms(at: datetime) -> str:
 
 def _ids(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(";") if v.strip()]
-
-
-def note_text(html: str) -> str:
-    """A note body (HubSpot stores HTML) as plain text: one line per paragraph, spaces squeezed."""
-    if "<" not in html:
-        return html.strip()
-    soup = BeautifulSoup(html, "html.parser")
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for block in soup.find_all(BLOCKS):
-        block.append("\n")
-    lines = (" ".join(line.split()) for line in soup.get_text("").splitlines())
-    return "\n".join(line for line in lines if line)
 
 
 class HubSpotSource:
@@ -333,7 +319,7 @@ class HubSpotSource:
                 "created_at": p.get("hs_timestamp") or r.get("createdAt") or "",
                 "kind": "note",
                 "subject": "",
-                "body": note_text(p.get("hs_note_body") or ""),
+                "body": html_to_text(p.get("hs_note_body") or ""),
                 "crm_source": origin,
             }
             out.add("note", f"hubspot note {nid}", row)

@@ -13,6 +13,16 @@ ORDER BY Id``, paged by the ``nextRecordsUrl`` of each response (up to 2,000 rec
 records come from ``queryAll`` (``IsDeleted = true``), which keeps them about 15 days: a sync that
 has not run for longer should be ``--full``. Owners are ``Owner.Email``; teams are the members of
 ``OpportunityTeamMember`` / ``AccountTeamMember``, whose own changes re-read the parent record.
+
+Enhanced notes (``ContentNote``, what Lightning saves) have no ``SystemModstamp``: they are windowed by
+``LastModifiedDate`` (which a deletion also moves). A note reaches its records through
+``ContentDocumentLink`` rows, which Salesforce lets us query only filtered by the note ids
+(``ContentDocumentId IN (…)``), so links are read per batch of changed notes: a note is attached to the
+lowest-id opportunity it is linked to, else the lowest-id account, and its access follows that record
+like any note. A note whose privacy on records is "Private" (``SharingPrivacy = 'P'``) is seen only by
+its owner in Salesforce: it is not read (and removed if it was). Its body is the ``Content`` blob, one
+``GET …/sobjects/ContentNote/{id}/Content`` per note (Salesforce has no batch read for blobs), read as
+text from its HTML.
 """
 
 from __future__ import annotations
@@ -27,11 +37,16 @@ from typing import Any
 import jwt
 import requests
 from simple_salesforce.api import Salesforce
-from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceResourceNotFound,
+)
 from simple_salesforce.login import token_login
 
 from bot.config import Settings
 from bot.errors import CrmError
+from bot.knowledge.html_text import html_to_text
 
 from .http import CallCounter, CrmHttpError, call, error_text
 from .source import Mapped, Page, Stream
@@ -49,6 +64,7 @@ STREAMS = (
     Stream("Task", "note"),
     Stream("Event", "note"),
     Stream("Note", "note"),
+    Stream("ContentNote", "note"),
 )
 FIELDS = {
     "Account": "Id, Name, Industry, BillingCountry, Owner.Email, SystemModstamp",
@@ -62,7 +78,10 @@ FIELDS = {
     "Event": "Id, Subject, Description, WhatId, AccountId, ActivityDateTime, CreatedDate, Owner.Email, "
     "SystemModstamp",
     "Note": "Id, Title, Body, ParentId, CreatedDate, Owner.Email, SystemModstamp",
+    "ContentNote": "Id, Title, SharingPrivacy, CreatedDate, Owner.Email, LastModifiedDate",
 }
+MODIFIED = {"ContentNote": "LastModifiedDate"}  # the field a stream is windowed by; else SystemModstamp
+PRIVATE_NOTE = "P"  # ContentNote.SharingPrivacy: "Private on records" (only its owner sees it)
 
 
 def soql_time(at: datetime, *, up: bool = False) -> str:
@@ -80,6 +99,14 @@ def quoted(ids: list[str]) -> str:
 
 def _more(sf: Salesforce, *, url: str, timeout: float) -> Any:
     return sf.query_more(url, identifier_is_url=True, timeout=timeout)
+
+
+def _blob(sf: Salesforce, *, sobject: str, sid: str, field: str, timeout: float) -> bytes | None:
+    """A record's blob field, or None if the record is gone (deleted since the query listed it)."""
+    try:
+        return bytes(getattr(sf, sobject).get_base64(sid, field, timeout=timeout))
+    except SalesforceResourceNotFound:
+        return None
 
 
 def audience(login_url: str) -> str:
@@ -238,14 +265,15 @@ class SalesforceSource:
 
     # --- reading -----------------------------------------------------------------------------------------
 
-    def _window(self, since: datetime | None, until: datetime) -> str:
-        where = f"SystemModstamp < {soql_time(until, up=True)}"
-        return where if since is None else f"SystemModstamp >= {soql_time(since)} AND {where}"
+    def _window(self, stream: Stream, since: datetime | None, until: datetime) -> str:
+        stamp = MODIFIED.get(stream.name, "SystemModstamp")
+        where = f"{stamp} < {soql_time(until, up=True)}"
+        return where if since is None else f"{stamp} >= {soql_time(since)} AND {where}"
 
     def pages(
         self, stream: Stream, *, since: datetime | None, until: datetime, after_id: str | None
     ) -> Iterator[Page]:
-        where = self._window(since, until)
+        where = self._window(stream, since, until)
         if after_id:
             where += f" AND Id > {quoted([after_id])}"
         soql = f"SELECT {FIELDS[stream.name]} FROM {stream.name} WHERE {where} ORDER BY Id"
@@ -255,7 +283,7 @@ class SalesforceSource:
                 yield Page(records, str(records[-1]["Id"]))
 
     def deleted(self, stream: Stream, *, since: datetime | None, until: datetime) -> list[str]:
-        soql = f"SELECT Id FROM {stream.name} WHERE IsDeleted = true AND {self._window(since, until)}"
+        soql = f"SELECT Id FROM {stream.name} WHERE IsDeleted = true AND {self._window(stream, since, until)}"
         return [
             str(r["Id"]) for page in self.query(f"deleted {stream.name}", soql, deleted=True) for r in page
         ]
@@ -299,6 +327,8 @@ class SalesforceSource:
             self._opportunities(records, out)
         elif name == "Contact":
             self._contacts(records, out)
+        elif name == "ContentNote":
+            self._activities(name, self._content_notes(records, out), out)
         else:
             self._activities(name, records, out)
         return out
@@ -373,8 +403,44 @@ class SalesforceSource:
             }
             out.add("contact", f"salesforce Contact {cid}", row)
 
+    def _content_notes(self, records: list[dict[str, Any]], out: Mapped) -> list[dict[str, Any]]:
+        """Enhanced notes as classic ``Note`` records (``ParentId``, ``Body`` as text), or skipped."""
+        links: dict[str, list[str]] = {}
+        for link in self.query_ids(
+            "ContentDocumentLink",
+            "SELECT ContentDocumentId, LinkedEntityId FROM ContentDocumentLink "
+            "WHERE ContentDocumentId IN ({ids})",
+            [str(r["Id"]) for r in records if r.get("SharingPrivacy") != PRIVATE_NOTE],
+        ):
+            links.setdefault(str(link["ContentDocumentId"]), []).append(str(link["LinkedEntityId"]))
+        notes = []
+        for r in records:
+            nid = str(r["Id"])
+            if r.get("SharingPrivacy") == PRIVATE_NOTE:
+                out.skipped.append(("note", nid, "is private to its owner (note privacy on records)"))
+                continue
+            linked = links.get(nid, [])
+            parent = min((i for i in linked if i.startswith(OPPORTUNITY)), default="") or min(
+                (i for i in linked if i.startswith(ACCOUNT)), default=""
+            )
+            if not parent:
+                out.skipped.append(("note", nid, "is related to no opportunity or account"))
+                continue
+            body = self._note_body(nid)
+            if body is None:
+                out.skipped.append(("note", nid, "was deleted while being read"))
+                continue
+            notes.append({**r, "ParentId": parent, "Body": html_to_text(body)})
+        return notes
+
+    def _note_body(self, nid: str) -> str | None:
+        """An enhanced note's ``Content`` blob (its HTML), through simple-salesforce's blob read."""
+        blob = self._call("ContentNote body", partial(_blob, sobject="ContentNote", sid=nid, field="Content",
+                                                      timeout=self.settings.crm_timeout_seconds))  # fmt: skip
+        return None if blob is None else bytes(blob).decode("utf-8", "replace")
+
     def _activities(self, name: str, records: list[dict[str, Any]], out: Mapped) -> None:
-        parent_field = "ParentId" if name == "Note" else "WhatId"
+        parent_field = "ParentId" if name in ("Note", "ContentNote") else "WhatId"
         deals = sorted(
             {str(r[parent_field]) for r in records if str(r.get(parent_field) or "").startswith(OPPORTUNITY)}
         )

@@ -23,13 +23,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-from bs4 import BeautifulSoup
-
 from bot.errors import InputError
 from bot.knowledge.amounts import DecimalMark
 from bot.knowledge.crm_stages import BUILTIN_MAPS, stage_table
 from bot.knowledge.csv_text import header_key
 from bot.knowledge.dates import DATE_ORDERS, DateOrder
+from bot.knowledge.html_text import html_to_text
 
 STEMS = ("accounts", "deals", "contacts", "notes")
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -149,17 +148,6 @@ class MappedColumns:
                 value = html_to_text(value)
             out[fld] = value
         return out
-
-
-def html_to_text(value: str) -> str:
-    """A rich-text note body (HubSpot stores ``<p>…</p>``) as plain text, one line per block."""
-    soup = BeautifulSoup(value, "html.parser")
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for block in soup.find_all(["p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"]):
-        block.insert_after("\n")
-    text = soup.get_text()
-    return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
 def _person(value: str, column: str, owners: Mapping[str, str]) -> str:
