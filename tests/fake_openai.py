@@ -1,7 +1,8 @@
 """A fake OpenAI-compatible API over real HTTP on 127.0.0.1, recording every request it gets.
 
 Serves ``/v1/models``, ``/v1/embeddings`` and ``/v1/chat/completions`` (plain and streamed). Tests
-script failures per call (``fail_next``: a status with optional ``Retry-After``, or a delay) and
+script failures per call (``fail_next``: a status with optional ``Retry-After``, or a delay), can hold
+every answer until the test releases it (``hold``/``release``: work that must not wait on the LLM), and
 read back what arrived (``requests``), which is how "zero bytes reached the standard endpoint" is
 proved. Answers are canned or computed by a test-provided function.
 """
@@ -14,8 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 
 @dataclass
@@ -52,7 +55,7 @@ def hash_vector(text: str, dim: int = 64) -> list[float]:
     return [v / norm for v in vec]
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     def __init__(self, *, model: str = "fake-model", dim: int = 64) -> None:
         self.model = model
         self.dim = dim
@@ -60,27 +63,25 @@ class FakeOpenAI:
         self.failures: list[Failure] = []
         self.reply: Callable[[dict[str, Any]], str] = lambda body: "A grounded answer [1]."
         self.delay = 0.0
+        self._open = threading.Event()  # cleared by hold(): every answer waits until release()
+        self._open.set()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    # --- lifecycle ---------------------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.url}/v1"
+
+    def hold(self) -> None:
+        """From now on every request waits (after it is recorded) until :meth:`release`."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def close(self) -> None:
+        self.release()  # a held handler thread ends instead of waiting on a closed server
+        super().close()
 
     def fail_next(self, *failures: Failure) -> None:
         with self._lock:
@@ -101,32 +102,16 @@ class FakeOpenAI:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # small writes otherwise wait ~40 ms for delayed ACKs
-
-            def log_message(self, *args: object) -> None:  # keep test output clean
-                pass
-
-            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(QuietHandler):
             def _record(self) -> Recorded:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self.read_body()
                 rec = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with fake._lock:
                     fake.requests.append(rec)
                 return rec
 
             def _maybe_fail(self) -> bool:
+                fake._open.wait()
                 failure = fake._next_failure()
                 if failure is None:
                     if fake.delay:
@@ -135,16 +120,12 @@ class FakeOpenAI:
                 if failure.delay:
                     time.sleep(failure.delay)
                 if failure.raw is not None:
-                    self.send_response(failure.status)
-                    self.send_header("Content-Type", failure.content_type)
-                    self.send_header("Content-Length", str(len(failure.raw)))
-                    self.end_headers()
-                    self.wfile.write(failure.raw)
+                    self.send_body(failure.status, failure.raw, content_type=failure.content_type)
                     return True
                 if failure.status == 200:
                     return False
                 headers = {"Retry-After": failure.retry_after} if failure.retry_after else None
-                self._send(failure.status, failure.body, headers)
+                self.send_json(failure.status, failure.body, headers)
                 return True
 
             def do_GET(self) -> None:
@@ -152,10 +133,10 @@ class FakeOpenAI:
                 if self._maybe_fail():
                     return
                 if self.path.rstrip("/").endswith("/models"):
-                    self._send(200, {"object": "list", "data": [{"id": fake.model, "object": "model",
+                    self.send_json(200, {"object": "list", "data": [{"id": fake.model, "object": "model",
                                                                    "created": 0, "owned_by": "fake"}]})  # fmt: skip
                 else:
-                    self._send(404, {"error": {"message": "not found"}})
+                    self.send_json(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:
                 rec = self._record()
@@ -166,16 +147,16 @@ class FakeOpenAI:
                     inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
                     data = [{"object": "embedding", "index": i, "embedding": hash_vector(t, fake.dim)}
                             for i, t in enumerate(inputs)]  # fmt: skip
-                    self._send(200, {"object": "list", "data": data, "model": body.get("model"),
+                    self.send_json(200, {"object": "list", "data": data, "model": body.get("model"),
                                      "usage": {"prompt_tokens": 1, "total_tokens": 1}})  # fmt: skip
                 elif self.path.endswith("/chat/completions"):
                     text = fake.reply(body)
                     if body.get("stream"):
                         self._stream(text, body)
                     else:
-                        self._send(200, _completion(text, body, fake.model))
+                        self.send_json(200, _completion(text, body, fake.model))
                 else:
-                    self._send(404, {"error": {"message": "not found"}})
+                    self.send_json(404, {"error": {"message": "not found"}})
 
             def _stream(self, text: str, body: dict[str, Any]) -> None:
                 self.send_response(200)

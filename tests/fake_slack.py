@@ -21,11 +21,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse
 
 import httpx
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 BOT_USER, BOT_ID, TEAM = "UBOT", "BBOT", "T0001"
 USERS: dict[str, dict[str, Any]] = {
@@ -56,7 +58,7 @@ class Failure:
         return cls(status=200, retry_after=None, body={"ok": False, "error": error})
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     def __init__(self, *, users: dict[str, dict[str, Any]] | None = None) -> None:
         self.users = {uid: dict(user) for uid, user in (USERS if users is None else users).items()}
         self.calls: list[Call] = []
@@ -71,21 +73,7 @@ class FakeSlack:
         self.socket_url: str | None = None
         self._last_ts = 1700000000.0  # message timestamps only grow, as in Slack
         self._cond = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> FakeSlack:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(self._handler())
 
     @property
     def api_url(self) -> str:
@@ -255,27 +243,14 @@ class FakeSlack:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, payload, headers, content_type="application/json; charset=utf-8")
 
             def _params(self) -> dict[str, Any]:
                 url = urlparse(self.path)
                 params: dict[str, Any] = dict(parse_qsl(url.query))
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                raw = self.read_body()
                 if raw:
                     if (self.headers.get("Content-Type") or "").startswith("application/json"):
                         params.update(json.loads(raw))

@@ -12,9 +12,11 @@ import json
 import ssl
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 Answer = tuple[int, Any, dict[str, str]]
 
@@ -36,33 +38,12 @@ class Failure:
     when: str = ""  # only a call whose path contains this
 
 
-class FakeVendor:
+class FakeVendor(LoopbackServer):
     def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
         self.calls: list[Call] = []
         self.failures: list[Failure] = []
         self.lock = threading.RLock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        if tls is not None:
-            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
-        self.scheme = "https" if tls is not None else "http"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeVendor:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
+        super().__init__(self._handler(), tls=tls)
 
     def fail_next(self, *failures: Failure) -> None:
         with self.lock:
@@ -84,16 +65,9 @@ class FakeVendor:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                raw = self.read_body()
                 parts = urlsplit(self.path)
                 ctype = self.headers.get("Content-Type", "")
                 body: Any
@@ -114,17 +88,10 @@ class FakeVendor:
                 else:
                     status, payload, headers = fake.handle(call)
                 if isinstance(payload, bytes):  # a binary body (e.g. a Salesforce blob field)
-                    data, ctype = payload, headers.pop("Content-Type", "application/octet-stream")
+                    ctype = headers.pop("Content-Type", "application/octet-stream")
+                    self.send_body(status, payload, headers, content_type=ctype)
                 else:
-                    data = b"" if payload is None else json.dumps(payload).encode()
-                    ctype = "application/json"
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                    self.send_json(status, payload, headers)
 
             do_GET = do_POST = do_PATCH = do_DELETE = _serve
 

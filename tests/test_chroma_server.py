@@ -6,13 +6,7 @@ replicas share one server, so a replica must pick up what another one ingested (
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -37,10 +31,11 @@ from tests.helpers_chroma import (
     write_crm,
     write_docs,
 )
+from tests.support import services
+from tests.support.services import ChromaServer
 
 HOST = "127.0.0.1"
 ADMIN = "admin@x.example"
-STARTUP_TIMEOUT = 60.0
 QUERIES = [
     "confidential discount on refrigerated trucks zebrafish",
     "volume pricing for welding robots",
@@ -52,64 +47,14 @@ QUERIES = [
 ]
 
 
-@dataclass(frozen=True)
-class Server:
-    url: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def _heartbeat(url: str) -> bool:
-    # No proxy, ever: the only address these tests talk to is 127.0.0.1.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"{url}/api/v2/heartbeat", timeout=2) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
 @pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("chroma-server")
-    chroma = Path(sys.executable).with_name("chroma")
-    assert chroma.is_file(), f"{chroma} is missing: chromadb installs it"
-    port = free_port()
-    url = f"http://{HOST}:{port}"
-    log = root / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(chroma), "run", "--path", str(root / "db"), "--host", HOST, "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=child_env(),
-            cwd=root,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not _heartbeat(url):
-            if process.poll() is not None:
-                pytest.fail(
-                    f"chroma run exited with {process.returncode}:\n{log.read_text(errors='replace')}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"chroma run not ready after {STARTUP_TIMEOUT:.0f} s:\n{log.read_text(errors='replace')}"
-                )
-            time.sleep(0.2)
-        yield Server(url=url, port=port, process=process, log=log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    with services.chroma_server(tmp_path_factory.mktemp("chroma-server")) as server:
+        yield server
 
 
 @pytest.fixture
-def server_settings(chroma_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def server_settings(chroma_server: ChromaServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings on the shared server, whose collection is dropped first: every test starts empty."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -192,7 +137,7 @@ def test_a_second_replica_sees_what_the_first_ingested(
 
 
 def test_the_console_uses_the_server_when_chroma_url_is_set(
-    chroma_server: Server, server_settings: Settings, embedder: LocalEmbedder, tmp_path: Path
+    chroma_server: ChromaServer, server_settings: Settings, embedder: LocalEmbedder, tmp_path: Path
 ) -> None:
     crm = write_crm(tmp_path / "crm")
     work = tmp_path / "cli"

@@ -11,7 +11,6 @@ What cannot run here: building the image, `docker compose up`, `kubectl apply` (
 
 from __future__ import annotations
 
-import http.server
 import importlib.metadata
 import json
 import re
@@ -19,7 +18,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ import yaml
 from bot.config import Settings
 from bot.doctor import REQUIRED_SCOPES
 from tests.helpers_chroma import free_port
+from tests.loopback import LoopbackServer, QuietHandler
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -195,26 +194,13 @@ def _healthcheck_cmd() -> list[str]:
 def healthz() -> Iterator[int]:
     """A stand-in for `closer serve` on 127.0.0.1: 200 on /healthz, 404 elsewhere."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             ok = self.path == "/healthz"
-            body = b'{"status": "ok"}' if ok else b"{}"
-            self.send_response(200 if ok else 404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send_json(200 if ok else 404, {"status": "ok"} if ok else {})
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LoopbackServer(Handler) as server:
+        yield server.port
 
 
 def _run(cmd: list[str], **env: str) -> int:

@@ -6,12 +6,9 @@ Exit status: 0 when every check passed or was skipped, 1 when one failed, 2 when
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -26,6 +23,7 @@ from bot.knowledge.embedder import LocalEmbedder
 from bot.observability import secrets_of
 from tests.fake_openai import Failure, FakeOpenAI
 from tests.helpers_chroma import ALL_RECORDS, free_port, write_crm
+from tests.loopback import LoopbackServer, QuietHandler
 
 BOT_TOKEN = "xoxb-good-token-1234"
 APP_TOKEN = "xapp-good-token-5678"
@@ -40,12 +38,12 @@ class FakeSlack:
 
     scopes: set[str] = field(default_factory=lambda: set(REQUIRED_SCOPES))
     calls: list[str] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    server: LoopbackServer | None = None
 
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        return f"{self.server.url}/api/"
 
     def answer(self, method: str, token: str) -> tuple[dict[str, Any], dict[str, str]]:
         self.calls.append(method)
@@ -62,34 +60,17 @@ class FakeSlack:
 def slack() -> Iterator[FakeSlack]:
     fake = FakeSlack()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            form = parse_qs(self.rfile.read(length).decode())
+            form = parse_qs(self.read_body().decode())
             token = (
                 self.headers.get("Authorization", "").removeprefix("Bearer ") or form.get("token", [""])[0]
             )
             body, headers = fake.answer(self.path.rsplit("/", 1)[-1], token)
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(200, body, headers)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    fake.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(Handler) as fake.server:
         yield fake
-    finally:
-        fake.server.shutdown()
-        fake.server.server_close()
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from bot.knowledge.embedder import LocalEmbedder
 from bot.knowledge.store import COLLECTION, PAGE, ChunkStore, open_client, writer_lock
 from bot.store_migration import migrate_store
 from tests.helpers_chroma import ALICE, child_env, run_closer, write_crm, write_docs
-from tests.test_chroma_server import HOST, Server, chroma_server, server_settings  # noqa: F401 - fixtures
+from tests.support.services import ChromaServer
+from tests.test_chroma_server import HOST, chroma_server, server_settings  # noqa: F401 - fixtures
 
 QUERIES = ["volume pricing for welding robots", "liability cap renewal", "SAML single sign-on with Okta"]
 
@@ -49,7 +50,7 @@ def _same(
 
 
 def test_the_cli_copies_a_real_store_and_a_rerun_changes_nothing(
-    chroma_server: Server,  # noqa: F811
+    chroma_server: ChromaServer,  # noqa: F811
     server_settings: Settings,  # noqa: F811
     settings: Settings,
     embedder: LocalEmbedder,
