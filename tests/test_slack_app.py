@@ -42,26 +42,28 @@ from tests.slack_fixtures import harness_fixture as harness_fixture  # the h fix
 
 @pytest.mark.parametrize("h", [{"slack_worker_threads": 4}], indirect=True)
 def test_commands_ack_at_once_while_the_llm_is_slow(h: Harness) -> None:
-    h.std.delay = 1.5  # every chat completion takes 1.5 s; only 4 workers for 12 commands
-    # /healthz checks the index a request would search: load it first, so the timing below measures
-    # whether the event loop is free while workers wait on the LLM, not the first index load
+    # /healthz checks the index a request would search: load it first, so what follows is about the
+    # event loop while workers wait on the LLM, not the first index load
     assert httpx.get(f"{h.url}/healthz", timeout=60).status_code == 200
+    h.std.hold()  # no chat completion is answered until released; only 4 workers for 12 commands
     bodies = [h.driver.command_body(f"What discount did Acme ask for? #{i}") for i in range(12)]
 
-    def send(body: bytes) -> tuple[int, float, str]:
-        started = time.perf_counter()
+    def send(body: bytes) -> tuple[int, str]:
         r = h.driver.post(body, "application/x-www-form-urlencoded")
-        return r.status_code, time.perf_counter() - started, r.text
+        return r.status_code, r.text
 
-    with ThreadPoolExecutor(12) as pool:
-        results = list(pool.map(send, [body for body, _ in bodies]))
-    assert all(status == 200 for status, _, _ in results)
-    assert max(elapsed for _, elapsed, _ in results) < 1.0, results  # Slack's limit is 3 s
-    assert all("Working on it" in text for _, _, text in results)
-    started = time.perf_counter()
-    health = httpx.get(f"{h.url}/healthz", timeout=5)
-    assert health.status_code == 200 and time.perf_counter() - started < 0.5  # the loop is free
-    assert health.json()["in_flight"] > 0
+    try:
+        with ThreadPoolExecutor(12) as pool:  # an ack that waited on the LLM would never come
+            results = list(pool.map(send, [body for body, _ in bodies]))
+        assert all(status == 200 for status, _ in results)
+        assert all("Working on it" in text for _, text in results)
+        assert eventually(lambda: len(h.std.requests) >= 4, 30)  # every worker waits on the LLM…
+        health = httpx.get(f"{h.url}/healthz", timeout=10)
+        assert health.status_code == 200  # …and the loop is still free
+        assert health.json()["in_flight"] > 0
+        assert h.fake.responses == []  # the acks came first: no answer was written yet
+    finally:
+        h.std.release()
     for _, name in bodies:  # …and every answer still arrives, replacing its "working on it"
         (answer,) = h.fake.wait_responses(name, timeout=30)
         assert answer.params["replace_original"] is True and answer.params["response_type"] == "ephemeral"
