@@ -11,6 +11,9 @@ builder over HTTP) against the fake HubSpot of tests/fake_hubspot.py on 127.0.0.
    end-to-end records/s.
 
     .venv/bin/python bench/crm_sync.py --objects 50000 --real 2000
+
+The incremental run comes right after the initial one, so owners, pipelines and archived lists are
+still fresh (CRM_SYNC_REFRESH_MINUTES): its calls are those of the changed records.
 """
 
 from __future__ import annotations
@@ -91,10 +94,22 @@ def build(portal: FakeHubSpot, n: int, owners: int = 20) -> dict[str, list[str]]
 
 def minimum_calls(counts: dict[str, int], owners: int) -> int:
     """What the paging allows at best for a first (full) sync: full search pages, full association
-    batches, the owner pages and the pipelines (a full run prunes instead of listing archived records)."""
+    batches (deal→company, note→deal; every note here is on a deal, so no note→company), the owner
+    pages and the pipelines (a full run prunes instead of listing archived records)."""
     search = sum(max(1, math.ceil(c / SEARCH)) for c in counts.values())
-    assoc = sum(max(1, math.ceil(counts[t] / ASSOC)) for t in ("deals", "notes", "notes"))
+    assoc = sum(max(1, math.ceil(counts[t] / ASSOC)) for t in ("deals", "notes"))
     return search + assoc + math.ceil(owners / LIST) + 1
+
+
+def call_kinds(portal: FakeHubSpot, since: int) -> str:
+    """``4 search, 2 associations`` — what the calls after ``since`` were."""
+    kinds: dict[str, int] = {}
+    for c in portal.calls[since:]:
+        parts = c.path.strip("/").split("/")
+        kind = "archived lists" if c.query.get("archived") else parts[1]
+        kind = "search" if parts[-1] == "search" else kind
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
 
 
 def run(n: int, embedder: object, *, changed: float | None) -> dict[str, float]:
@@ -130,12 +145,13 @@ def run(n: int, embedder: object, *, changed: float | None) -> dict[str, float]:
                         "notes": ("hs_note_body", f"Changed {oid}"),
                     }[kind]
                     portal.modify(kind, oid, **{prop: value})
-            started = time.perf_counter()
+            started, before = time.perf_counter(), len(portal.calls)
             second, counter2 = sync_hubspot(settings, kb)
             out |= {
                 "inc_changed": sum(len(v[::step]) for v in ids.values()),
                 "inc_read": second.records,
                 "inc_calls": counter2.calls,
+                "inc_kinds": call_kinds(portal, before),
                 "inc_chunks": second.chunks,
                 "inc_seconds": time.perf_counter() - started,
             }
@@ -155,7 +171,7 @@ def main() -> None:
     print(
         f"incremental after {big['inc_changed']} changed (1%): read {big['inc_read']} records "
         f"({100 * big['inc_read'] / big['objects']:.2f}% of initial), {big['inc_calls']} API calls "
-        f"({100 * big['inc_calls'] / big['calls']:.2f}%), {big['inc_chunks']} chunks embedded "
+        f"({100 * big['inc_calls'] / big['calls']:.2f}%: {big['inc_kinds']}), {big['inc_chunks']} chunks embedded "
         f"({100 * big['inc_chunks'] / big['chunks']:.2f}%), {big['inc_seconds']:.1f}s"
     )
     if args.real:

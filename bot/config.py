@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     salesforce_api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$")
     crm_sync_visibility: Literal["private", "public"] = "private"
     crm_sync_minutes: int = Field(0, ge=0, le=10_080, description="scheduled sync in `closer serve`; 0 = off")
+    crm_sync_refresh_minutes: float = Field(
+        60.0,
+        ge=0,
+        le=10_080,
+        description="re-read HubSpot owners, pipelines, archived lists at most this often",
+    )
     crm_retry_seconds: float = Field(120.0, ge=0, le=3600, description="time budget for retries of one call")
     crm_timeout_seconds: float = Field(60.0, gt=0, le=600)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from bot.config import Settings
@@ -143,23 +144,23 @@ def seed_salesforce(org: FakeSalesforce) -> dict[str, str]:
 
 
 def run_sync(source_class: type[HubSpotSource | SalesforceSource], settings: Settings, kb: KnowledgeBase, *,
-             full: bool = False) -> tuple[SyncReport, CallCounter]:  # fmt: skip
+             full: bool = False, now: datetime | None = None) -> tuple[SyncReport, CallCounter]:  # fmt: skip
     counter = CallCounter()
     source = source_class(settings, counter)
     with StateStore.open(settings.state_url) as state:
-        return SyncRun(source, kb, state, counter, full=full).run(), counter
+        return SyncRun(source, kb, state, counter, full=full, now=now).run(), counter
 
 
 def sync_hubspot(
-    settings: Settings, kb: KnowledgeBase, *, full: bool = False
+    settings: Settings, kb: KnowledgeBase, *, full: bool = False, now: datetime | None = None
 ) -> tuple[SyncReport, CallCounter]:
-    return run_sync(HubSpotSource, settings, kb, full=full)
+    return run_sync(HubSpotSource, settings, kb, full=full, now=now)
 
 
 def sync_salesforce(
-    settings: Settings, kb: KnowledgeBase, *, full: bool = False
+    settings: Settings, kb: KnowledgeBase, *, full: bool = False, now: datetime | None = None
 ) -> tuple[SyncReport, CallCounter]:
-    return run_sync(SalesforceSource, settings, kb, full=full)
+    return run_sync(SalesforceSource, settings, kb, full=full, now=now)
 
 
 def visible(kb: KnowledgeBase, email: str) -> set[str]:

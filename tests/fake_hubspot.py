@@ -69,6 +69,7 @@ class FakeHubSpot(FakeVendor):
         self.objects: dict[str, dict[str, Obj]] = {t: {} for t in TYPES}
         self.assoc: dict[tuple[str, str], dict[str, dict[str, set[int]]]] = {}
         self.owners: list[dict[str, Any]] = []
+        self.pipeline = list(PIPELINE)
         self._ids = itertools.count(1001)
 
     # --- building the portal --------------------------------------------------------------------------------
@@ -150,7 +151,7 @@ class FakeHubSpot(FakeVendor):
             if parts == ["crm", "pipelines", v, "deals"]:
                 stages = [{"id": sid, "label": label, "displayOrder": i, "archived": False,
                            "metadata": {"isClosed": closed, "probability": prob}}
-                          for i, (sid, label, closed, prob) in enumerate(PIPELINE)]  # fmt: skip
+                          for i, (sid, label, closed, prob) in enumerate(self.pipeline)]  # fmt: skip
                 return 200, {"results": [{"id": "default", "label": "Sales Pipeline", "stages": stages}]}, {}
         return (
             404,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -85,8 +86,10 @@ def test_only_dated_api_paths_are_called(
 
 
 def test_incremental_sync_reads_only_changes_and_removes_archived(
-    kb: KnowledgeBase, hs: Settings, portal: FakeHubSpot, ids: dict[str, str]
+    hs: Settings, portal: FakeHubSpot, ids: dict[str, str]
 ) -> None:
+    hs = hs.model_copy(update={"crm_sync_refresh_minutes": 0})  # archived lists read on every run
+    kb = open_kb(hs, HashEmbedder())
     portal.backdate(hours=2)  # older than the sync's look-back overlap
     sync_hubspot(hs, kb)
     portal.shift = portal.shift * 0  # back to the wall clock: the next writes are new
@@ -121,6 +124,71 @@ def test_owner_change_moves_the_deal_and_its_notes(
     assert f"deal:{ids['robots']}" not in visible(kb, LIAM)
     assert f"note:{ids['rebate']}" not in visible(kb, LIAM)
     assert f"note:{ids['rebate']}" in visible(kb, ANA)
+
+
+def _kinds_of_calls(portal: FakeHubSpot, since: int) -> list[str]:
+    out = []
+    for c in portal.calls[since:]:
+        parts = c.path.strip("/").split("/")
+        if c.query.get("archived") == ["true"]:
+            out.append(f"archived {parts[-1]}")
+        elif parts[1] in ("owners", "pipelines"):
+            out.append(parts[1])
+        elif parts[-1] == "search":
+            out.append(f"search {parts[-2]}")
+        else:
+            out.append(f"{parts[3]}→{parts[4]}")
+    return sorted(out)
+
+
+def test_owners_pipelines_and_archived_lists_are_kept_between_runs(
+    kb: KnowledgeBase, hs: Settings, portal: FakeHubSpot, ids: dict[str, str]
+) -> None:
+    """HubSpot has no "changed since" for owners, pipelines or archived records: an incremental run
+    reads them only when CRM_SYNC_REFRESH_MINUTES (60) has passed — its calls are the changed records'."""
+    portal.backdate(hours=2)
+    sync_hubspot(hs, kb)
+    portal.shift = portal.shift * 0
+    portal.modify("deals", ids["pallets"], amount="99000")
+    portal.modify("notes", ids["rebate"], hs_note_body="<p>Rebate approved by the CFO.</p>")
+    portal.archive("contacts", ids["sean"])
+    start = len(portal.calls)
+    report, _ = sync_hubspot(hs, kb)
+    assert _kinds_of_calls(portal, start) == [
+        "deals→companies", "notes→deals",
+        "search companies", "search contacts", "search deals", "search notes",
+    ]  # fmt: skip
+    assert report.updated == 2 and report.removed == 0  # the archived contact waits for the next reading
+    assert f"contact:{ids['sean']}" in visible(kb, ADMIN)
+    start = len(portal.calls)
+    later, _ = sync_hubspot(hs, kb, now=datetime.now(UTC) + timedelta(minutes=61))
+    kinds = _kinds_of_calls(portal, start)
+    assert {"owners", "pipelines", "archived companies", "archived contacts"} <= set(kinds)
+    assert later.removed == 1 and f"contact:{ids['sean']}" not in visible(kb, ADMIN)
+
+
+def test_a_new_owner_or_pipeline_stage_is_read_at_once(
+    kb: KnowledgeBase, hs: Settings, portal: FakeHubSpot, ids: dict[str, str]
+) -> None:
+    """Kept owners and stages do not hide new ones: a record naming an id the kept copy lacks reads
+    owners (or pipelines) again in that run."""
+    portal.backdate(hours=2)
+    sync_hubspot(hs, kb)
+    portal.shift = portal.shift * 0
+    zoe = portal.add_owner("zoe@acme.example", teams=("t3",))
+    portal.pipeline.append(("contractsigned", "Contract Signed", "true", "1.0"))
+    portal.modify(
+        "deals", ids["robots"], hubspot_owner_id=zoe, hubspot_team_id="t3", dealstage="contractsigned"
+    )
+    start = len(portal.calls)
+    sync_hubspot(hs, kb)
+    kinds = _kinds_of_calls(portal, start)
+    assert kinds.count("owners") == 1 and kinds.count("pipelines") == 1
+    assert f"deal:{ids['robots']}" in visible(kb, "zoe@acme.example")
+    assert f"note:{ids['rebate']}" in visible(kb, "zoe@acme.example")  # the note follows its deal
+    assert f"deal:{ids['robots']}" not in visible(kb, MAYA)
+    deal = {h.source_id: h for h in kb.search("robots", viewer=kb.viewer(ADMIN), k=5)}[ids["robots"]]
+    assert "Stage: closed_won" in deal.text
 
 
 def test_search_past_the_10k_cap_pages_by_id(settings: Settings, portal: FakeHubSpot) -> None:

@@ -119,7 +119,7 @@ def _claim_digests_worker(url: str, emails: list[str], day: date, barrier: Any, 
 
 
 def test_open_creates_the_folder_and_migrates_to_head(url: str, store: StateStore) -> None:
-    assert store.schema_revision() == head_revision() == "0004"
+    assert store.schema_revision() == head_revision() == "0005"
     if url.startswith("sqlite"):
         assert Path(sa.make_url(url).database or "").is_file()
 

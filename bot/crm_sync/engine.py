@@ -36,10 +36,10 @@ from bot.knowledge.store import writer_lock
 from bot.state.store import StateStore, SyncCursor
 
 from .http import CallCounter
-from .source import CrmSource, Mapped, Stream
+from .kept import Kept
+from .source import OVERLAP, CrmSource, Mapped, Stream
 
 BATCH = 1000  # records per write (and per association look-up)
-OVERLAP = timedelta(minutes=5)  # CRM search indexes lag behind writes; re-reading a little is free
 LEASE_SECONDS = 900.0
 
 
@@ -117,6 +117,8 @@ class SyncRun:
         self.full, self.progress = full, progress
         self.now = now or datetime.now(UTC)
         self.report = SyncReport(source.name)
+        refresh = timedelta(minutes=kb.settings.crm_sync_refresh_minutes)
+        self.kept = Kept(state, source.name, max_age=refresh, now=self.now, refresh=full)
 
     # --- the run -----------------------------------------------------------------------------------------
 
@@ -126,7 +128,7 @@ class SyncRun:
         if not self.state.claim_sync_lease(crm, seconds=LEASE_SECONDS, owner=_owner(), take_from=_dead_here):
             raise CrmError(f"another `closer sync {crm}` is running (state database lease); try again later")
         try:
-            self.source.prepare()
+            self.source.prepare(self.kept)
             for stream in self.source.streams:
                 self._stream(stream)
         finally:
@@ -172,7 +174,8 @@ class SyncRun:
         self.report.read[stream.name] = self.report.read.get(stream.name, 0) + count
         if stream.kind is not None:
             if cur.full:
-                self._prune(stream)
+                if self._prune(stream):
+                    self.kept.deletions_known(stream.name, until)
             else:
                 gone = self.source.deleted(stream, since=cur.window_start, until=until)
                 self._remove(stream.kind, gone)
@@ -224,7 +227,8 @@ class SyncRun:
             with writer_lock(self.kb.settings):
                 self.report.removed += remove([f"{kind}:{i}" for i in ids], [kind], store=self.kb.store)
 
-    def _prune(self, stream: Stream) -> None:
+    def _prune(self, stream: Stream) -> bool:
+        """Remove what a full run did not see; False if it saw nothing at all (then nothing is removed)."""
         assert stream.kind is not None
         origin = f"{self.source.name}:{stream.name}"
         seen = self.state.sync_seen(self.source.name, stream.name)
@@ -234,6 +238,7 @@ class SyncRun:
                 f"{self.source.name} returned no {stream.name} at all: nothing removed (check the token's "
                 "permissions; if the CRM really is empty, delete the store)"
             )
-            return
+            return False
         gone = [key.split(":", 1)[1] for key in stored if key.split(":", 1)[1] not in seen]
         self._remove(stream.kind, gone)
+        return True

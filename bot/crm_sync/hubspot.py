@@ -25,7 +25,7 @@ modification date (``hs_lastmodifieddate``; ``lastmodifieddate`` for contacts).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -37,8 +37,9 @@ from bot.errors import CrmError
 from bot.knowledge.html_text import html_to_text
 
 from .http import CallCounter, CrmHttpError, call, error_text
+from .kept import Kept
 from .pacing import Pacer
-from .source import Mapped, Page, Stream
+from .source import OVERLAP, Mapped, Page, Stream
 from .stages import sync_stage
 
 SEARCH_LIMIT = 200  # the search API's largest page
@@ -71,6 +72,14 @@ def _ms(at: datetime) -> str:
     return str(int(at.timestamp() * 1000))
 
 
+def _when(stamp: str | None) -> datetime:
+    """A HubSpot timestamp; a missing or unreadable one counts as the latest possible."""
+    try:
+        return datetime.fromisoformat(str(stamp)).astimezone(UTC)
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
 def _ids(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(";") if v.strip()]
 
@@ -90,9 +99,11 @@ class HubSpotSource:
         self.version = settings.hubspot_api_version
         self.session = session or requests.Session()
         self.search_pacer = Pacer(settings.hubspot_search_per_second)
-        self.owners: dict[str, str] = {}  # owner id -> email
+        self.owners: dict[str, str] = {}  # owner id -> email ("" for an owner without one)
         self.team_members: dict[str, set[str]] = {}  # team id -> emails
         self.stages: dict[str, tuple[str, bool | None, bool | None, float | None]] = {}
+        self.kept: Kept | None = None
+        self.renewed: set[str] = set()
 
     # --- HTTP --------------------------------------------------------------------------------------------
 
@@ -126,8 +137,17 @@ class HubSpotSource:
 
     # --- once per run ------------------------------------------------------------------------------------
 
-    def prepare(self) -> None:
-        self.owners, self.team_members = {}, {}
+    def prepare(self, kept: Kept) -> None:
+        """Owners and pipelines as kept between runs (``bot.crm_sync.kept``): HubSpot has no "changed
+        since" for them. A record naming an owner, team or stage they lack reads them again."""
+        self.kept, self.renewed = kept, set()
+        self._owners(kept.get("owners", self._read_owners))
+        self._stages(kept.get("pipelines", self._read_pipelines))
+
+    def _read_owners(self) -> dict[str, dict[str, Any]]:
+        """``{"emails": owner id -> email ("" if none), "teams": owner id -> team ids}``."""
+        emails: dict[str, str] = {}
+        teams: dict[str, list[str]] = {}
         after: str | None = None
         while True:
             qs: dict[str, Any] = {"limit": LIST_LIMIT}
@@ -135,15 +155,25 @@ class HubSpotSource:
                 qs["after"] = after
             page = self._call("owners", "GET", f"/crm/owners/{self.version}", qs=qs)
             for owner in page.get("results", []):
-                email = str(owner.get("email") or "").strip().lower()
-                if not email:
-                    continue
-                self.owners[str(owner["id"])] = email
-                for team in owner.get("teams") or []:
-                    self.team_members.setdefault(str(team["id"]), set()).add(email)
+                oid = str(owner["id"])
+                emails[oid] = str(owner.get("email") or "").strip().lower()
+                teams[oid] = [str(team["id"]) for team in owner.get("teams") or []]
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:
-                break
+                return {"emails": emails, "teams": teams}
+
+    def _owners(self, kept: dict[str, dict[str, Any]]) -> None:
+        self.owners = dict(kept["emails"])
+        self.team_members = {}
+        for oid, teams in kept["teams"].items():
+            for team in teams:
+                members = self.team_members.setdefault(team, set())
+                if self.owners.get(oid):
+                    members.add(self.owners[oid])
+
+    def _read_pipelines(self) -> dict[str, list[Any]]:
+        """Stage id -> [label, closed, won, probability] over every deal pipeline."""
+        out: dict[str, list[Any]] = {}
         pipelines = self._call("deal pipelines", "GET", f"/crm/pipelines/{self.version}/deals")
         for pipeline in pipelines.get("results", []):
             for stage in pipeline.get("stages", []):
@@ -151,7 +181,23 @@ class HubSpotSource:
                 closed = str(meta["isClosed"]).lower() == "true" if "isClosed" in meta else None
                 prob = float(meta["probability"]) if meta.get("probability") not in (None, "") else None
                 won = prob is not None and prob >= 1.0 if closed else None
-                self.stages[str(stage["id"])] = (str(stage.get("label") or stage["id"]), closed, won, prob)
+                out[str(stage["id"])] = [str(stage.get("label") or stage["id"]), closed, won, prob]
+        return out
+
+    def _stages(self, kept: dict[str, list[Any]]) -> None:
+        self.stages = {
+            sid: (str(label), closed, won, prob) for sid, (label, closed, won, prob) in kept.items()
+        }
+
+    def _know(self, owners: set[str], teams: set[str], stages: set[str]) -> None:
+        """Read owners/pipelines again (once a run) if a batch names ids the kept copy lacks."""
+        assert self.kept is not None, "prepare() first"
+        if (owners - self.owners.keys() or teams - self.team_members.keys()) and "owners" not in self.renewed:
+            self.renewed.add("owners")
+            self._owners(self.kept.renew("owners", self._read_owners))
+        if stages - self.stages.keys() and "pipelines" not in self.renewed:
+            self.renewed.add("pipelines")
+            self._stages(self.kept.renew("pipelines", self._read_pipelines))
 
     # --- reading -----------------------------------------------------------------------------------------
 
@@ -182,6 +228,14 @@ class HubSpotSource:
                 return
 
     def deleted(self, stream: Stream, *, since: datetime | None, until: datetime) -> list[str]:
+        """Archived records. HubSpot lists them all, by id, with no "archived since" filter: reading the
+        list costs a call per 100 archived records whatever changed, so it is read at most every
+        CRM_SYNC_REFRESH_MINUTES (what was archived since the last reading is removed then)."""
+        assert self.kept is not None, "prepare() first"
+        due, last = self.kept.deletions_due(stream.name)
+        if not due:
+            return []
+        start = last - OVERLAP if last is not None else since
         out: list[str] = []
         after: str | None = None
         while True:
@@ -192,15 +246,11 @@ class HubSpotSource:
                 f"archived {stream.name}", "GET", f"/crm/objects/{self.version}/{stream.name}", qs=qs
             )
             for record in page.get("results", []):
-                archived_at = record.get("archivedAt")
-                if (
-                    since is None
-                    or not archived_at
-                    or archived_at >= since.isoformat().replace("+00:00", "Z")
-                ):
+                if start is None or _when(record.get("archivedAt")) >= start:
                     out.append(str(record["id"]))
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:
+                self.kept.deletions_known(stream.name, until)
                 return out
 
     def associations(
@@ -228,7 +278,7 @@ class HubSpotSource:
 
     def _access(self, props: dict[str, Any]) -> dict[str, str]:
         owner = self.owners.get(str(props.get("hubspot_owner_id") or ""), "")
-        people = {self.owners[o] for o in _ids(props.get("hs_all_owner_ids")) if o in self.owners}
+        people = {self.owners[o] for o in _ids(props.get("hs_all_owner_ids")) if self.owners.get(o)}
         for team in {*_ids(props.get("hubspot_team_id")), *_ids(props.get("hs_all_team_ids"))}:
             people |= self.team_members.get(team, set())
         people.discard(owner)
@@ -236,6 +286,12 @@ class HubSpotSource:
                 "visibility": self.settings.crm_sync_visibility}  # fmt: skip
 
     def map(self, stream: Stream, records: list[dict[str, Any]]) -> Mapped:
+        props = [r.get("properties") or {} for r in records]
+        self._know(
+            {o for p in props for o in (*_ids(p.get("hubspot_owner_id")), *_ids(p.get("hs_all_owner_ids")))},
+            {t for p in props for t in (*_ids(p.get("hubspot_team_id")), *_ids(p.get("hs_all_team_ids")))},
+            {str(p["dealstage"]) for p in props if p.get("dealstage")},
+        )
         out = Mapped()
         mappers = {"companies": self._companies, "deals": self._deals, "contacts": self._contacts}
         mappers.get(stream.name, self._notes)(records, out, f"hubspot:{stream.name}")
@@ -302,12 +358,14 @@ class HubSpotSource:
     def _notes(self, records: list[dict[str, Any]], out: Mapped, origin: str) -> None:
         ids = [str(r["id"]) for r in records]
         deals = self.associations("notes", "deals", ids)
-        companies = self.associations("notes", "companies", ids)
+        # A note on a deal belongs to the deal's company (the shared builder takes it from the deal):
+        # only notes on no deal need their companies read.
+        companies = self.associations("notes", "companies", [i for i in ids if not deals.get(i)])
         for r in records:
             p, nid = r.get("properties") or {}, str(r["id"])
-            # Closer keeps one deal and one account per note: the lowest ids, so the choice is stable.
+            # Closer keeps one deal or one account per note: the lowest id, so the choice is stable.
             deal = min((d for d, _ in deals.get(nid, [])), key=int, default="")
-            company = min((c for c, _ in companies.get(nid, [])), key=int, default="")
+            company = "" if deal else min((c for c, _ in companies.get(nid, [])), key=int, default="")
             if not deal and not company:
                 out.skipped.append(("note", nid, "is attached to no deal or company"))
                 continue

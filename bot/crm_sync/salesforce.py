@@ -49,6 +49,7 @@ from bot.errors import CrmError
 from bot.knowledge.html_text import html_to_text
 
 from .http import CallCounter, CrmHttpError, call, error_text
+from .kept import Kept
 from .source import Mapped, Page, Stream
 from .stages import sync_stage
 
@@ -260,8 +261,8 @@ class SalesforceSource:
 
     # --- once per run ------------------------------------------------------------------------------------
 
-    def prepare(self) -> None:
-        self.client()
+    def prepare(self, kept: Kept) -> None:
+        self.client()  # SOQL reads owners and teams with each record: nothing to keep between runs
 
     # --- reading -----------------------------------------------------------------------------------------
 

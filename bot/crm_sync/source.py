@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.knowledge.records import SourceType
+
+from .kept import Kept
+
+OVERLAP = timedelta(minutes=5)  # CRM search indexes lag behind writes; re-reading a little is free
 
 Row = tuple[str, dict[str, str]]
 """``(origin, row)``: a row in Closer's CRM columns and where it came from (``hubspot deal 123``)."""
@@ -55,8 +59,8 @@ class CrmSource(Protocol):
     name: str
     streams: tuple[Stream, ...]
 
-    def prepare(self) -> None:
-        """Read what every batch needs once per run (owners, teams, pipelines)."""
+    def prepare(self, kept: Kept) -> None:
+        """Get what every batch needs (owners, teams, pipelines), read or as ``kept`` between runs."""
 
     def pages(self, stream: Stream, *, since: datetime | None, until: datetime,
               after_id: str | None) -> Iterator[Page]:  # fmt: skip
@@ -66,7 +70,8 @@ class CrmSource(Protocol):
         """Closer rows for a batch of ``stream``'s records (reading their associations as needed)."""
 
     def deleted(self, stream: Stream, *, since: datetime | None, until: datetime) -> list[str]:
-        """Ids of ``stream``'s records deleted/archived since ``since``."""
+        """Ids of ``stream``'s records deleted/archived since ``since`` (a source may check less often,
+        through its ``Kept``, when the CRM cannot say what was deleted since a time)."""
 
     def check(self) -> str:
         """Sign in and make one cheap read; a line saying what was reached. Raises CrmError."""

@@ -28,6 +28,7 @@ from bot.state.tables import (
     STAGE,
     audit_log,
     channel_prefs,
+    crm_sync_cache,
     crm_sync_seen,
     crm_sync_state,
     deal_snoozes,
@@ -402,6 +403,23 @@ class StateStore:
             conn.execute(
                 delete(crm_sync_seen).where(crm_sync_seen.c.crm == crm, crm_sync_seen.c.stream == stream)
             )
+
+    def sync_cache(self, crm: str, name: str) -> tuple[Any, datetime] | None:
+        """What a sync kept under ``name`` (JSON, None for a bare check mark) and when, or None."""
+        row_of = (crm_sync_cache.c.crm == crm) & (crm_sync_cache.c.name == name)
+        with self._begin() as conn:
+            row = conn.execute(
+                select(crm_sync_cache.c.value, crm_sync_cache.c.fetched_at).where(row_of)
+            ).first()
+        if row is None:
+            return None
+        return (None if row[0] is None else json.loads(row[0])), row[1]
+
+    def save_sync_cache(self, crm: str, name: str, value: Any, *, at: datetime | None = None) -> None:
+        values = {"crm": crm, "name": name, "value": None if value is None else json.dumps(value),
+                  "fetched_at": at or utc_now()}  # fmt: skip
+        with self._begin() as conn:
+            self._upsert(conn, crm_sync_cache, values)
 
     def claim_sync_lease(self, crm: str, *, seconds: float, owner: str,
                          take_from: Callable[[str], bool] | None = None) -> bool:  # fmt: skip

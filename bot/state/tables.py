@@ -29,6 +29,7 @@ from sqlalchemy import (
 __all__ = [
     "audit_log",
     "channel_prefs",
+    "crm_sync_cache",
     "crm_sync_seen",
     "crm_sync_state",
     "deal_snoozes",
@@ -215,4 +216,16 @@ crm_sync_seen = Table(
     Column("crm", String(32), primary_key=True),
     Column("stream", String(SHORT), primary_key=True),
     Column("source_id", String(STAGE), primary_key=True),
+)
+
+# What a CRM sync reads besides records and keeps between runs (revision 0005): reference data that has
+# no "changed since" filter (HubSpot owners and deal pipelines, as JSON in ``value``) and the time of
+# checks made on a slower cadence (``value`` null); ``fetched_at`` says how old each is.
+crm_sync_cache = Table(
+    "crm_sync_cache",
+    metadata,
+    Column("crm", String(32), primary_key=True),
+    Column("name", String(SHORT), primary_key=True),
+    Column("value", Text, nullable=True),
+    Column("fetched_at", UTCDateTime, nullable=False),
 )
