@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import Settings
 from bot.crm_sync.http import CallCounter
-from bot.crm_sync.salesforce import SalesforceSource
+from bot.crm_sync.salesforce import STREAMS, SalesforceSource
 from bot.errors import CrmError
 from bot.knowledge.base import KnowledgeBase
 from tests.conftest import HashEmbedder
@@ -107,8 +107,15 @@ def test_incremental_team_change_and_deletion(
     account_member = next(iter(org.objects["AccountTeamMember"]))
     org.delete("AccountTeamMember", account_member)  # … and the account's
     org.delete("Contact", ids["sean"])
+    start = len(org.calls)
     report, _ = sync_salesforce(sfs, kb)
     assert report.read["Opportunity"] == 0 and report.read["Task"] == 0
+    # deletions come in the same queryAll pages as changes: one query per object type, no second one
+    # for deletions, plus the team members' parents re-read with their teams
+    streams = [c.query["q"][0] for c in org.calls[start:] if c.path.rstrip("/").endswith("/queryAll")]
+    lookups = [c.query["q"][0] for c in org.calls[start:] if c.path.rstrip("/").endswith("/query")]
+    assert len(streams) == len(STREAMS) and not any("IsDeleted = true" in q for q in streams + lookups)
+    assert len(lookups) == 4  # each team member's parent record, and its team
     assert f"deal:{ids['robots']}" not in visible(kb, LIAM)
     assert f"note:{ids['rebate']}" not in visible(kb, LIAM)  # the task follows its opportunity
     assert f"deal:{ids['robots']}" in visible(kb, MAYA)

@@ -9,8 +9,9 @@ Per stream (accounts before deals before contacts before notes, so children find
 2. Each batch is mapped to Closer rows and goes through the same builder and ingest as a CSV export
    (``read_rows`` → ``ingest``): access comes from the CRM's owner and teams, children inherit their
    parent's. A record that can no longer be represented (e.g. a deal without a company) is removed.
-3. Then deletions: records the CRM archived/deleted in the window are removed; a full run instead
-   removes every record of that stream it did not see (never on a run that saw nothing).
+3. Deletions: records the CRM deleted come in the pages (Salesforce) or from the source's own
+   list afterwards (HubSpot's archived records, on a slower cadence: ``bot.crm_sync.kept``); a full
+   run instead removes every record of that stream it did not see (never on a run that saw nothing).
 4. The watermark moves to the start of the run.
 """
 
@@ -158,19 +159,23 @@ class SyncRun:
         assert until is not None
         count = 0
         batch: list[dict[str, Any]] = []
+        gone: list[str] = []  # deleted, said by the pages themselves
+        last: str | None = None
         with tqdm(desc=f"{crm} {stream.name}", unit="rec", disable=not self.progress, file=sys.stderr) as bar:
             for page in self.source.pages(stream, since=cur.window_start, until=until,
                                           after_id=cur.after_id):  # fmt: skip
                 if page.total is not None and bar.total is None:
                     bar.total = page.total
                 batch += page.records
+                gone += page.gone
+                last = page.last_id
                 count += len(page.records)
-                bar.update(len(page.records))
-                if len(batch) >= BATCH:
-                    cur = self._flush(stream, cur, batch, page.last_id)
-                    batch = []
-            if batch:
-                cur = self._flush(stream, cur, batch, record_id(batch[-1]))
+                bar.update(len(page.records) + len(page.gone))
+                if len(batch) + len(gone) >= BATCH:
+                    cur = self._flush(stream, cur, batch, gone, last)
+                    batch, gone = [], []
+            if last is not None and (batch or gone):
+                cur = self._flush(stream, cur, batch, gone, last)
         self.report.read[stream.name] = self.report.read.get(stream.name, 0) + count
         if stream.kind is not None:
             if cur.full:
@@ -182,11 +187,12 @@ class SyncRun:
         self.state.save_sync_cursor(crm, stream.name, SyncCursor(watermark=until))
         self.state.clear_sync_seen(crm, stream.name)
 
-    def _flush(
-        self, stream: Stream, cur: SyncCursor, records: list[dict[str, Any]], last_id: str
-    ) -> SyncCursor:
-        mapped = self.source.map(stream, records)
-        self._write(mapped)
+    def _flush(self, stream: Stream, cur: SyncCursor, records: list[dict[str, Any]], gone: list[str],
+               last_id: str) -> SyncCursor:  # fmt: skip
+        if records:
+            self._write(self.source.map(stream, records))
+        if gone and stream.kind is not None:
+            self._remove(stream.kind, gone)
         if cur.full and stream.kind is not None:
             self.state.add_sync_seen(self.source.name, stream.name, [record_id(r) for r in records])
         cur = replace(cur, after_id=last_id)

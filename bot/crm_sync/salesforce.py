@@ -8,11 +8,12 @@ credentials flow (``SALESFORCE_CLIENT_ID`` + ``SALESFORCE_CLIENT_SECRET``, My Do
 with its ``token_login`` to ``SALESFORCE_LOGIN_URL``, so My Domain, sandboxes and a test server work
 alike. The session then talks to the ``instance_url`` the token response names.
 
-Reading: ``SELECT … WHERE SystemModstamp >= :since AND SystemModstamp < :until AND Id > :after
-ORDER BY Id``, paged by the ``nextRecordsUrl`` of each response (up to 2,000 records a call). Deleted
-records come from ``queryAll`` (``IsDeleted = true``), which keeps them about 15 days: a sync that
-has not run for longer should be ``--full``. Owners are ``Owner.Email``; teams are the members of
-``OpportunityTeamMember`` / ``AccountTeamMember``, whose own changes re-read the parent record.
+Reading: ``SELECT …, IsDeleted WHERE SystemModstamp >= :since AND SystemModstamp < :until AND Id >
+:after ORDER BY Id`` through ``queryAll``, paged by the ``nextRecordsUrl`` of each response (up to
+2,000 records a call): changed and deleted records come in the same pages (Salesforce keeps deleted
+ones about 15 days: a sync that has not run for longer should be ``--full``). Owners are
+``Owner.Email``; teams are the members of ``OpportunityTeamMember`` / ``AccountTeamMember``, whose own
+changes re-read the parent record.
 
 Enhanced notes (``ContentNote``, what Lightning saves) have no ``SystemModstamp``: they are windowed by
 ``LastModifiedDate`` (which a deletion also moves). A note reaches its records through
@@ -277,17 +278,21 @@ class SalesforceSource:
         where = self._window(stream, since, until)
         if after_id:
             where += f" AND Id > {quoted([after_id])}"
-        soql = f"SELECT {FIELDS[stream.name]} FROM {stream.name} WHERE {where} ORDER BY Id"
-        # A team member removed changes its parent's access too: team streams read deleted rows as well.
-        for records in self.query(stream.name, soql, deleted=stream.kind is None):
-            if records:
-                yield Page(records, str(records[-1]["Id"]))
+        soql = f"SELECT {FIELDS[stream.name]}, IsDeleted FROM {stream.name} WHERE {where} ORDER BY Id"
+        # queryAll: deleted rows come in the same pages as changed ones, so deletions cost no query of
+        # their own. A team member removed changes its parent's access: team streams keep those rows.
+        for records in self.query(stream.name, soql, deleted=True):
+            if not records:
+                continue
+            last = str(records[-1]["Id"])
+            if stream.kind is None:
+                yield Page(records, last)
+            else:
+                gone = [str(r["Id"]) for r in records if r.get("IsDeleted")]
+                yield Page([r for r in records if not r.get("IsDeleted")], last, gone=gone)
 
     def deleted(self, stream: Stream, *, since: datetime | None, until: datetime) -> list[str]:
-        soql = f"SELECT Id FROM {stream.name} WHERE IsDeleted = true AND {self._window(stream, since, until)}"
-        return [
-            str(r["Id"]) for page in self.query(f"deleted {stream.name}", soql, deleted=True) for r in page
-        ]
+        return []  # pages() reports them (``Page.gone``)
 
     def _team(self, kind: str, ids: list[str]) -> dict[str, set[str]]:
         parent = "AccountId" if kind == "Account" else "OpportunityId"
@@ -442,21 +447,11 @@ class SalesforceSource:
 
     def _activities(self, name: str, records: list[dict[str, Any]], out: Mapped) -> None:
         parent_field = "ParentId" if name in ("Note", "ContentNote") else "WhatId"
-        deals = sorted(
-            {str(r[parent_field]) for r in records if str(r.get(parent_field) or "").startswith(OPPORTUNITY)}
-        )
-        account_of = {
-            str(r["Id"]): str(r.get("AccountId") or "")
-            for r in self.query_ids(
-                "Opportunity", "SELECT Id, AccountId FROM Opportunity WHERE Id IN ({ids})", deals
-            )
-        }
         for r in records:
             nid, parent = str(r["Id"]), str(r.get(parent_field) or "")
             deal = parent if parent.startswith(OPPORTUNITY) else ""
-            account = account_of.get(deal, "") if deal else str(r.get("AccountId") or "")
-            if not deal and parent.startswith(ACCOUNT):
-                account = parent
+            # On an opportunity: its account comes from the opportunity (the shared builder reads it).
+            account = "" if deal else parent if parent.startswith(ACCOUNT) else str(r.get("AccountId") or "")
             if not deal and not account:
                 out.skipped.append(("note", nid, "is related to no opportunity or account"))
                 continue

@@ -38,8 +38,9 @@ class Stream:
 @dataclass
 class Page:
     records: list[dict[str, Any]]
-    last_id: str
+    last_id: str  # the last id the page covers (deleted ones included)
     total: int | None = None  # how many the query matched, when the CRM says (for progress)
+    gone: list[str] = field(default_factory=list)  # ids in the page the CRM deleted (when it says so)
 
 
 @dataclass
