@@ -41,27 +41,28 @@ print(json.dumps({"chunks": len(index), "load_s": round(load, 1), "p50_ms": roun
 
 
 def write_store(path: Path, n: int) -> float:
-    import numpy as np
-
-    from bench.synthetic import corpus
+    """Write ``n`` synthetic chunks into a new embedded store at ``path`` in batches (constant memory);
+    seconds spent writing."""
+    from bench.synthetic import corpus_batches
     from bot.config import load_settings
     from bot.knowledge.records import Access, Chunk, Record
     from bot.knowledge.store import ChunkStore
 
-    metas, texts, vectors = corpus(n)
     store = ChunkStore.open(load_settings(chroma_path=path), embedder_id="all-MiniLM-L6-v2@53aa51172d14",
                             dimension=384)  # fmt: skip
     t = time.perf_counter()
-    batch = 1000
-    for start in range(0, n, batch):
-        recs, rows = [], []
-        for i in range(start, min(start + batch, n)):
-            m = metas[i]
+    written = 0
+    for metas, texts, vectors in corpus_batches(n, batch=1000):
+        recs = []
+        for m, text in zip(metas, texts, strict=True):
             access = Access("public" if m.visibility == "public" else "private", m.readers[0], m.readers[1:])
-            recs.append(Record("note", m.chunk_id, m.title, access, (Chunk(m.chunk_id, texts[i], 0),),
+            recs.append(Record("note", m.chunk_id, m.title, access, (Chunk(m.chunk_id, text, 0),),
                                deal_id=m.deal_id, account_id=m.account_id))  # fmt: skip
-            rows.append(i)
-        store.write(recs, np.asarray(vectors[rows]), {})
+        store.write(recs, vectors, {})
+        written += len(recs)
+        if written % 50_000 == 0:
+            secs = time.perf_counter() - t
+            print(f"  {written:,} chunks written, {secs:.0f} s ({written / secs:.0f}/s)", flush=True)
     store.bump_generation()
     return time.perf_counter() - t
 
@@ -70,12 +71,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chunks", type=int, default=100_000)
     ap.add_argument("--store", type=Path, help="reuse (or create) a store here instead of a temp folder")
+    ap.add_argument("--build-only", action="store_true", help="write the store (with --store) and stop")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.store or Path(tmp) / "chroma"
         if not path.exists():
             secs = write_store(path, args.chunks)
             print(f"wrote {args.chunks:,} chunks in {secs:.0f} s ({args.chunks / secs:.0f}/s)", flush=True)
+        if args.build_only:
+            return
         out = subprocess.run(
             [sys.executable, "-c", CHILD, str(path)], check=True, capture_output=True, text=True
         )

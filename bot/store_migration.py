@@ -81,7 +81,7 @@ def migrate_store(settings: Settings, source: Path, *, progress: bool = False) -
         target = ChunkStore.open(settings, embedder_id=embedder_id, dimension=dimension)
         dest = open_client(settings).get_collection(COLLECTION, embedding_function=None)
         copied, added = _copy(src, dest, progress=progress)
-        target.bump_generation()  # running replicas reload their index on their next search
+        target.bump_generation(unlogged=True)  # running replicas reload their whole index
         return MigrationReport(
             source=describe(src_settings),
             target=describe(settings),

@@ -6,13 +6,13 @@ import contextlib
 import ctypes
 import dataclasses
 import gc
-import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from bot.config import Settings
-from bot.errors import InputError, PrivacyError, StoreError
+from bot.errors import InputError, PrivacyError
 from bot.identity.viewer import Viewer
 from bot.knowledge.crm import read_crm
 from bot.knowledge.crm_mapping import CrmMapping, ReadOptions
@@ -22,6 +22,7 @@ from bot.knowledge.index import SearchIndex
 from bot.knowledge.ingest import IngestReport, ingest
 from bot.knowledge.problems import Findings
 from bot.knowledge.records import Record, SourceType
+from bot.knowledge.refresh import IndexKeeper
 from bot.knowledge.search import Hit, HybridSearcher, SearchTuning
 from bot.knowledge.store import ChunkStore, describe, writer_lock
 
@@ -39,10 +40,8 @@ def _unmarked(record: Record) -> Record:
 
 
 def _hit(index: SearchIndex, row: int) -> Hit:
-    m = index.metas[row]
-    return Hit(
-        m.source_id, m.source_type, m.title, 1.0, index.texts[row], m.deal_id, m.account_id, m.chunk_id
-    )
+    m = index.meta(row)
+    return Hit(m.source_id, m.source_type, m.title, 1.0, index.text(row), m.deal_id, m.account_id, m.chunk_id)
 
 
 def release_free_memory() -> None:
@@ -91,10 +90,7 @@ class KnowledgeBase:
         self.settings = settings
         self.embedder = embedder
         self.store = store
-        self._lock = threading.Lock()
-        self._index: SearchIndex | None = None
-        self._generation: str | None = None
-        self._checked = 0.0
+        self.keeper = IndexKeeper(store, settings, on_rebuilt=release_free_memory)
         self.searcher = HybridSearcher(self.index, embedder, tuning=tuning_of(settings))
 
     @classmethod
@@ -107,35 +103,11 @@ class KnowledgeBase:
     # --- search -------------------------------------------------------------------------------------------
 
     def index(self) -> SearchIndex:
-        """The current index; reloaded when another ingest has changed the store.
+        """The current index; caught up when another ingest has changed the store (refresh.py).
 
         Raises StoreError when the store cannot be read (``/healthz`` then says so).
         """
-        with self._lock:
-            now = time.monotonic()
-            if self._index is None or now - self._checked >= self.settings.index_refresh_seconds:
-                self._checked = now
-                try:
-                    self._refresh()
-                except StoreError:
-                    self._checked = 0.0  # look again on the next request, not a refresh period later
-                    raise
-            assert self._index is not None
-            return self._index
-
-    def _refresh(self) -> None:
-        generation = self.store.generation()
-        if self._index is not None and generation == self._generation:
-            return
-        if self._generation is not None:
-            self.store.reopen()  # a new generation, maybe written by another process
-        metas, texts, vectors = self.store.load()
-        s = self.settings
-        self._index = None  # let the old index go before the new one is built
-        self._index = SearchIndex(metas, texts, vectors, k1=s.search_bm25_k1, b=s.search_bm25_b)
-        del metas, texts, vectors
-        release_free_memory()
-        self._generation = generation
+        return self.keeper.current()
 
     def viewer(self, email: str) -> Viewer:
         return Viewer.of(email, admins=self.settings.admins)
@@ -166,29 +138,26 @@ class KnowledgeBase:
         rows = [r for r in index.rows_of_source(f"deal:{deal}").tolist() if mask[r]]
         if not rows:
             wanted = deal.strip().lower()
-            matches = {
-                m.source_id: r
-                for r, m in enumerate(index.metas)
-                if mask[r] and m.source_type == "deal" and wanted in m.title.lower()
-            }
+            deals = {r: index.meta(r) for r in np.flatnonzero(mask & index.where("type", "deal")).tolist()}
+            matches = {m.source_id: r for r, m in deals.items() if wanted in m.title.lower()}
             if len(matches) > 1:
-                names = ", ".join(f"{index.metas[r].title} ({sid})" for sid, r in sorted(matches.items())[:5])
+                names = ", ".join(f"{deals[r].title} ({sid})" for sid, r in sorted(matches.items())[:5])
                 raise InputError(f"{deal!r} matches several deals: {names}; use the deal id")
             rows = list(matches.values())
         if not rows:
             raise InputError(f"no deal {deal!r} that you can see")
-        head = index.metas[rows[0]]
+        head = index.meta(rows[0])
         picked = [rows[0]]
-        note_rows = [r for r in range(len(index)) if mask[r] and index.metas[r].source_type == "note"
-                     and index.metas[r].deal_id == head.deal_id]  # fmt: skip
-        note_rows.sort(key=lambda r: index.metas[r].updated_at, reverse=True)
+        on_deal = mask & index.where("type", "note") & index.where("deal", head.deal_id)
+        note_metas = {r: index.meta(r) for r in np.flatnonzero(on_deal).tolist()}
+        note_rows = sorted(note_metas, key=lambda r: note_metas[r].updated_at, reverse=True)
         seen_notes: set[str] = set()
         for r in note_rows:
-            if index.metas[r].source_id not in seen_notes and len(seen_notes) < notes:
-                seen_notes.add(index.metas[r].source_id)
+            if note_metas[r].source_id not in seen_notes and len(seen_notes) < notes:
+                seen_notes.add(note_metas[r].source_id)
                 picked.append(r)
-        contact_rows = [r for r in index.rows_of_account(head.account_id).tolist()
-                        if mask[r] and index.metas[r].source_type == "contact"][:contacts]  # fmt: skip
+        contact = mask & index.where("type", "contact")
+        contact_rows = [r for r in index.rows_of_account(head.account_id).tolist() if contact[r]][:contacts]
         picked += contact_rows
         return [_hit(index, r) for r in picked]
 

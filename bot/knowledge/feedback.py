@@ -61,7 +61,7 @@ class FeedbackPrior:
         if not self._prior or weight <= 0:
             return
         for row in fused:
-            prior = self._prior.get(index.metas[row].source_key)
+            prior = self._prior.get(index.source_key(row))
             if prior:
                 fused[row] += weight * prior
 

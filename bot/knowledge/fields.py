@@ -23,7 +23,7 @@ def boost_title_matches(
     if total <= 0:
         return
     for row in fused:
-        title = set(tokenize(index.metas[row].title))
+        title = set(tokenize(index.meta(row).title))
         covered = sum(w for tok, w in idf.items() if tok in title)
         if covered:
             fused[row] += weight * covered / total

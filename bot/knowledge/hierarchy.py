@@ -25,14 +25,14 @@ def propagate_parents(
     """
     best: dict[str, float] = {f"account:{account_id}": 1.0 for account_id in named}
     for row, score in fused.items():
-        meta = index.metas[row]
+        meta = index.meta(row)
         if meta.source_type in ("account", "deal"):
             key = meta.source_key
             best[key] = max(best.get(key, 0.0), score)
     if not best:
         return
     for row in list(fused):
-        meta = index.metas[row]
+        meta = index.meta(row)
         if meta.source_type == "doc":
             continue
         extra = 0.0

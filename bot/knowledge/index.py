@@ -1,23 +1,33 @@
-"""The in-memory search index: chunk texts, vectors, BM25 and access postings, built from the store.
+"""The in-memory search index: chunk metadata, vectors, BM25 and access postings, built from the store.
 
 Access is a boolean row mask computed per query from postings (public rows, rows each email may
 read). Dense and lexical scoring both run over the masked rows only, so the top-k cut never sees a
 record the viewer may not read, and the records they may read are never crowded out.
 
-Dense search is exact (a matrix-vector product over the visible rows): at 100k chunks with a 2%
-filter it costs well under a millisecond, with no approximate-index recall loss.
+Layout (issue 13, a million chunks in a few hundred MB): a run of rows is a :class:`Segment` of flat
+columns — metadata as codes into sorted string tables, chunk texts in one byte blob read for the
+hits only, vectors as int8 with a scale per row for the candidate pass and float32 for the exact
+rescoring of the candidates (so rankings equal exact search), BM25 as a sparse matrix. A segment's
+arrays can be memory-mapped from a snapshot (bot/knowledge/snapshot.py). An incremental refresh
+adds a second segment for the changed rows and marks their old rows dead
+(:meth:`SearchIndex.with_changes`); ``visible()`` never includes a dead row.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal, TypeVar
 
 import numpy as np
 
 from bot.identity.viewer import Viewer
-from bot.knowledge.lexical import LexicalIndex, identifiers
+from bot.knowledge.columns import EMPTY_ROWS, Postings, RowView, StringTable, interned
+from bot.knowledge.lexical import Bm25Part, LexicalIndex, build_part, identifiers
+
+T = TypeVar("T")
+Page = tuple[Sequence["ChunkMeta"], Sequence[str], np.ndarray]  # metas, texts, vectors of some rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +47,240 @@ class ChunkMeta:
         return f"{self.source_type}:{self.source_id}"
 
 
-def _postings(groups: dict[str, list[int]]) -> dict[str, np.ndarray]:
-    return {key: np.asarray(rows, np.int64) for key, rows in groups.items()}
+def top_sources(
+    rows: np.ndarray, scores: np.ndarray, n: int, sources: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best-scoring row of each of the ``n`` best sources, best first.
+
+    The cut counts sources, not chunks: a long record's many chunks must not crowd others out.
+    """
+    width = n
+    while True:
+        if len(rows) > width:
+            part = np.argpartition(-scores, width - 1)[:width]
+            cand_rows, cand_scores = rows[part], scores[part]
+        else:
+            cand_rows, cand_scores = rows, scores
+        order = np.argsort(-cand_scores, kind="stable")
+        cand_rows, cand_scores = cand_rows[order], cand_scores[order]
+        _, first = np.unique(sources[cand_rows], return_index=True)
+        if len(first) >= n or len(cand_rows) == len(rows):
+            keep = np.sort(first)[:n]
+            return cand_rows[keep], cand_scores[keep]
+        width *= 4
+
+
+def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 codes and a float32 scale per row: ``vectors ≈ codes * scale[:, None]``, each component
+    within ``scale / 2``."""
+    peak = np.abs(vectors).max(axis=1) if len(vectors) else np.zeros(0, np.float32)
+    scale = np.where(peak > 0, peak / 127, 1.0).astype(np.float32)
+    codes = np.clip(np.rint(vectors / scale[:, None]), -127, 127).astype(np.int8)
+    return codes, scale
+
+
+@dataclass
+class Segment:
+    """The columns of a run of rows (row numbers local to the segment)."""
+
+    chunk_ids: StringTable  # row order
+    id_order: np.ndarray  # rows sorted by chunk id, for :meth:`row_of`
+    types: StringTable
+    type_codes: np.ndarray
+    sources: StringTable  # sorted "type:id" keys
+    source_codes: np.ndarray
+    titles: StringTable
+    title_codes: np.ndarray
+    deals: StringTable
+    deal_codes: np.ndarray
+    accounts: StringTable
+    account_codes: np.ndarray
+    updated: StringTable
+    updated_codes: np.ndarray
+    reader_sets: StringTable  # "a@x;b@x"
+    reader_codes: np.ndarray
+    public: np.ndarray
+    texts: StringTable  # row order
+    codes: np.ndarray  # int8 vectors
+    scale: np.ndarray
+    exact: np.ndarray  # float32 vectors (memory-mapped from a snapshot)
+    readers: Postings
+    idents: Postings
+    source_rows: Postings
+    account_rows: Postings
+
+    def __len__(self) -> int:
+        return len(self.public)
+
+    @property
+    def dim(self) -> int:
+        return int(self.exact.shape[1])
+
+    def meta(self, row: int) -> ChunkMeta:
+        key = self.sources[int(self.source_codes[row])]
+        readers = self.reader_sets[int(self.reader_codes[row])]
+        return ChunkMeta(
+            self.chunk_ids[row], self.types[int(self.type_codes[row])], key.split(":", 1)[1],
+            self.titles[int(self.title_codes[row])], self.deals[int(self.deal_codes[row])],
+            self.accounts[int(self.account_codes[row])], "public" if self.public[row] else "private",
+            tuple(r for r in readers.split(";") if r), self.updated[int(self.updated_codes[row])],
+        )  # fmt: skip
+
+    def row_of(self, chunk_id: str) -> int:
+        """The row of ``chunk_id``, or -1."""
+        i = bisect.bisect_left(
+            range(len(self)), chunk_id, key=lambda j: self.chunk_ids[int(self.id_order[j])]
+        )
+        if i < len(self) and self.chunk_ids[int(self.id_order[i])] == chunk_id:
+            return int(self.id_order[i])
+        return -1
+
+    def account_records(self) -> list[tuple[str, str, int]]:
+        account = self.types.find("account")
+        if account < 0:
+            return []
+        return [
+            (
+                self.sources[int(self.source_codes[r])].split(":", 1)[1],
+                self.titles[int(self.title_codes[r])],
+                int(r),
+            )
+            for r in np.flatnonzero(self.type_codes == account)
+        ]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array of the segment by name (what a snapshot stores)."""
+        out: dict[str, np.ndarray] = {}
+        for name, value in vars(self).items():
+            if isinstance(value, StringTable):
+                out[f"{name}.blob"], out[f"{name}.offsets"] = value.blob, value.offsets
+            elif isinstance(value, Postings):
+                out[f"{name}.keys.blob"], out[f"{name}.keys.offsets"] = value.keys.blob, value.keys.offsets
+                out[f"{name}.indptr"], out[f"{name}.rows"] = value.indptr, value.rows
+            else:
+                out[name] = value
+        return out
+
+    @classmethod
+    def of_arrays(cls, arrays: dict[str, np.ndarray]) -> Segment:
+        fields: dict[str, object] = {}
+        for name, kind in cls.__annotations__.items():
+            if kind == "StringTable":
+                fields[name] = StringTable(arrays[f"{name}.blob"], arrays[f"{name}.offsets"])
+            elif kind == "Postings":
+                keys = StringTable(arrays[f"{name}.keys.blob"], arrays[f"{name}.keys.offsets"])
+                fields[name] = Postings(keys, arrays[f"{name}.indptr"], arrays[f"{name}.rows"])
+            else:
+                fields[name] = arrays[name]
+        return cls(**fields)  # type: ignore[arg-type]
+
+
+class _Columns:
+    """What a build collects row by row before it becomes a :class:`Segment`."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.types: list[str] = []
+        self.sources: list[str] = []
+        self.titles: list[str] = []
+        self.deals: list[str] = []
+        self.accounts: list[str] = []
+        self.updated: list[str] = []
+        self.readers: list[str] = []
+        self.public: list[bool] = []
+        self.texts: list[bytes] = []
+        self.vectors: list[np.ndarray] = []
+        self.ident_keys: list[str] = []
+        self.ident_rows: list[int] = []
+        self.dim = 0
+        self._shared: dict[str, str] = {}
+
+    def _one(self, value: str) -> str:
+        return self._shared.setdefault(value, value)
+
+    def texts_of(self, pages: Iterable[Page]) -> Iterator[str]:
+        """Record the pages' columns and yield their texts (the BM25 build reads them once)."""
+        row = 0
+        for metas, texts, vectors in pages:
+            vectors = np.asarray(vectors, np.float32)
+            if vectors.ndim == 2:
+                self.dim = vectors.shape[1]
+            self.vectors.append(vectors.reshape(len(metas), self.dim) if len(metas) else vectors)
+            for meta, text in zip(metas, texts, strict=True):
+                self.ids.append(meta.chunk_id)
+                self.types.append(self._one(meta.source_type))
+                self.sources.append(self._one(meta.source_key))
+                self.titles.append(self._one(meta.title))
+                self.deals.append(self._one(meta.deal_id))
+                self.accounts.append(self._one(meta.account_id))
+                self.updated.append(self._one(meta.updated_at))
+                self.readers.append(self._one(";".join(meta.readers)))
+                self.public.append(meta.visibility == "public")
+                self.texts.append(text.encode())
+                for ident in identifiers(text):
+                    self.ident_keys.append(ident)
+                    self.ident_rows.append(row)
+                row += 1
+                yield text
+
+    def segment(self) -> Segment:
+        n = len(self.ids)
+        chunk_ids = StringTable.of(self.ids)
+        id_order = np.argsort(np.array(self.ids, dtype=object), kind="stable").astype(np.int32)
+        self.ids.clear()
+        types, type_codes = interned(self.types)
+        sources, source_codes = interned(self.sources)
+        titles, title_codes = interned(self.titles)
+        deals, deal_codes = interned(self.deals)
+        accounts, account_codes = interned(self.accounts)
+        updated, updated_codes = interned(self.updated)
+        reader_sets, reader_codes = interned(self.readers)
+        public = np.array(self.public, bool).reshape(n)
+        emails = [(e, r) for r, rs in enumerate(self.readers) for e in rs.split(";") if e]
+        readers = Postings.of_pairs([e for e, _ in emails], [r for _, r in emails])
+        del emails
+        texts = StringTable.of([])
+        offsets = np.zeros(n + 1, np.int64)
+        np.cumsum([len(t) for t in self.texts], out=offsets[1:])
+        texts = StringTable(np.frombuffer(b"".join(self.texts), np.uint8).copy(), offsets)
+        self.texts.clear()
+        exact = np.concatenate(self.vectors) if self.vectors else np.zeros((0, self.dim), np.float32)
+        exact = exact.reshape(n, self.dim)
+        self.vectors.clear()
+        codes, scale = quantize(exact)
+        doc = types.find("doc")
+        not_doc = type_codes != doc if doc >= 0 else np.ones(n, bool)
+        no_account = accounts.find("")
+        account_of = np.where(not_doc, account_codes, -1)
+        if no_account >= 0:
+            account_of = np.where(account_codes == no_account, -1, account_of)
+        account_rows = Postings.of_codes(accounts, np.where(account_of < 0, len(accounts), account_of),
+                                         skip=len(accounts))  # fmt: skip
+        return Segment(
+            chunk_ids, id_order, types, type_codes.astype(np.int8), sources, source_codes, titles,
+            title_codes, deals, deal_codes, accounts, account_codes, updated, updated_codes,
+            reader_sets, reader_codes, public, texts, codes, scale, exact, readers,
+            Postings.of_pairs(self.ident_keys, self.ident_rows), Postings.of_codes(sources, source_codes),
+            account_rows,
+        )  # fmt: skip
+
+
+def build_segment(
+    pages: Iterable[Page], *, k1: float, b: float, base: LexicalIndex | None = None
+) -> tuple[Segment, Bm25Part, LexicalIndex | None]:
+    """A segment of ``pages`` and its BM25 part (a new lexical index without ``base``)."""
+    columns = _Columns()
+    texts = columns.texts_of(pages)
+    if base is None:
+        lexical = LexicalIndex.build(texts, k1=k1, b=b)
+        return columns.segment(), lexical.parts[0], lexical
+    part, _ = build_part(texts, k1=k1, b=b, base=base)
+    return columns.segment(), part, None
 
 
 class SearchIndex:
+    """Rows of one or two segments (a base and the rows changed since); dead rows are never visible."""
+
     def __init__(
         self,
         metas: Sequence[ChunkMeta],
@@ -53,64 +292,201 @@ class SearchIndex:
     ) -> None:
         if not (len(metas) == len(texts) == len(vectors)):
             raise ValueError("metas, texts and vectors must have the same length")
-        self.metas = list(metas)
-        self.texts = list(texts)
-        self.vectors = np.ascontiguousarray(vectors, np.float32)
-        self.lexical = LexicalIndex(self.texts, k1=k1, b=b)
-        self.public = np.array([m.visibility == "public" for m in self.metas], bool)
-        self.docs = np.array([m.source_type == "doc" for m in self.metas], bool)
-        self._account_records = [
-            (m.source_id, m.title, row) for row, m in enumerate(self.metas) if m.source_type == "account"
-        ]
-        readers: dict[str, list[int]] = defaultdict(list)
-        idents: dict[str, list[int]] = defaultdict(list)
-        sources: dict[str, list[int]] = defaultdict(list)
-        accounts: dict[str, list[int]] = defaultdict(list)
-        for row, (meta, text) in enumerate(zip(self.metas, self.texts, strict=True)):
-            for email in meta.readers:
-                readers[email].append(row)
-            for ident in identifiers(text):
-                idents[ident].append(row)
-            sources[meta.source_key].append(row)
-            if meta.account_id and meta.source_type != "doc":
-                accounts[meta.account_id].append(row)
-        codes = {key: code for code, key in enumerate(sources)}
-        self.source_codes = np.array([codes[m.source_key] for m in self.metas], np.int64)
-        self._readers = _postings(readers)
-        self._identifiers = _postings(idents)
-        self._sources = _postings(sources)
-        self._accounts = _postings(accounts)
+        vectors = np.asarray(vectors, np.float32).reshape(len(metas), -1 if len(metas) else 0)
+        segment, _, lexical = build_segment([(metas, texts, vectors)], k1=k1, b=b)
+        assert lexical is not None
+        self._init([segment], lexical, None)
+
+    @classmethod
+    def of_segments(
+        cls, segments: Sequence[Segment], lexical: LexicalIndex, dead: np.ndarray | None = None
+    ) -> SearchIndex:
+        index = cls.__new__(cls)
+        index._init(list(segments), lexical, dead)
+        return index
+
+    @classmethod
+    def from_pages(cls, pages: Iterable[Page], *, k1: float = 0.9, b: float = 0.4) -> SearchIndex:
+        segment, _, lexical = build_segment(pages, k1=k1, b=b)
+        assert lexical is not None
+        return cls.of_segments([segment], lexical)
+
+    def _init(self, segments: list[Segment], lexical: LexicalIndex, dead: np.ndarray | None) -> None:
+        self.segments = segments
+        self.lexical = lexical
+        self.starts = np.cumsum([0, *(len(s) for s in segments)])
+        n = int(self.starts[-1])
+        self.dead: np.ndarray = dead if dead is not None else np.zeros(n, bool)
+        self.public: np.ndarray = np.concatenate([s.public for s in segments]) & ~self.dead
+        self.docs = np.concatenate([s.type_codes == s.types.find("doc") for s in segments])
+        # One code per source across segments: a later segment's keys map onto the base's codes.
+        base = segments[0]
+        codes = [np.asarray(base.source_codes, np.int64)]
+        extra: dict[str, int] = {}
+        for seg in segments[1:]:
+            local = np.array(
+                [base.sources.find(k) if base.sources.find(k) >= 0
+                 else extra.setdefault(k, len(base.sources) + len(extra)) for k in seg.sources],
+                np.int64,
+            )  # fmt: skip
+            codes.append(local[seg.source_codes] if len(seg.sources) else np.zeros(0, np.int64))
+        self.source_codes = np.concatenate(codes)
+        self._accounts = []
+        for seg, start in zip(segments, self.starts.tolist(), strict=False):
+            live = [(a, name, row + start) for a, name, row in seg.account_records()]
+            self._accounts += [item for item in live if not self.dead[item[2]]]
+        self._half_scale = np.concatenate([s.scale for s in segments]) / 2
+        self.metas: Sequence[ChunkMeta] = RowView(n, self.meta)
+        self.texts: Sequence[str] = RowView(n, self.text)
 
     def __len__(self) -> int:
-        return len(self.metas)
+        return int(self.starts[-1])
+
+    @property
+    def dim(self) -> int:
+        return max(seg.dim for seg in self.segments)
+
+    def _locate(self, row: int) -> tuple[Segment, int]:
+        s = int(np.searchsorted(self.starts, row, side="right")) - 1
+        return self.segments[s], row - int(self.starts[s])
+
+    def meta(self, row: int) -> ChunkMeta:
+        seg, local = self._locate(row)
+        return seg.meta(local)
+
+    def text(self, row: int) -> str:
+        seg, local = self._locate(row)
+        return seg.texts[local]
+
+    def source_key(self, row: int) -> str:
+        seg, local = self._locate(row)
+        return seg.sources[int(seg.source_codes[local])]
+
+    def row_of(self, chunk_id: str) -> int:
+        """The live row of ``chunk_id``, or -1."""
+        for seg, start in zip(reversed(self.segments), reversed(self.starts[:-1]), strict=True):
+            local = seg.row_of(chunk_id)
+            if local >= 0 and not self.dead[local + int(start)]:
+                return local + int(start)
+        return -1
+
+    def _rows(self, postings: str, key: str) -> np.ndarray:
+        found = [getattr(seg, postings).get_rows(key) + int(start)
+                 for seg, start in zip(self.segments, self.starts, strict=False)]  # fmt: skip
+        rows = np.concatenate(found) if len(found) > 1 else found[0]
+        return rows[~self.dead[rows]] if len(rows) else EMPTY_ROWS
 
     def visible(self, viewer: Viewer) -> np.ndarray:
         """Boolean mask of the rows ``viewer`` may read."""
         if viewer.is_admin:
-            return np.ones(len(self), bool)
+            return np.asarray(~self.dead, bool)
         mask = self.public.copy()
-        rows = self._readers.get(viewer.email)
-        if rows is not None:
-            mask[rows] = True
+        mask[self._rows("readers", viewer.email)] = True
         return mask
 
     def readers(self) -> frozenset[str]:
         """Every email named as owner or team of some record."""
-        return frozenset(self._readers)
+        return frozenset(e for seg in self.segments for e in seg.readers.keys)
 
     def rows_with_identifier(self, ident: str) -> np.ndarray:
-        return self._identifiers.get(ident, np.zeros(0, np.int64))
+        return self._rows("idents", ident)
 
     def rows_of_source(self, source_key: str) -> np.ndarray:
-        return self._sources.get(source_key, np.zeros(0, np.int64))
+        return self._rows("source_rows", source_key)
 
     def rows_of_account(self, account_id: str) -> np.ndarray:
-        return self._accounts.get(account_id, np.zeros(0, np.int64))
+        return self._rows("account_rows", account_id)
 
     def accounts(self) -> list[tuple[str, str, int]]:
         """(account_id, name, row) of every account record."""
-        return self._account_records
+        return self._accounts
+
+    def where(self, column: Literal["type", "deal"], value: str) -> np.ndarray:
+        """Boolean mask of the rows whose source type (or deal id) is ``value``."""
+        parts = []
+        for seg in self.segments:
+            table, codes = (seg.types, seg.type_codes) if column == "type" else (seg.deals, seg.deal_codes)
+            code = table.find(value)
+            parts.append(codes == code if code >= 0 else np.zeros(len(seg), bool))
+        return np.concatenate(parts)
+
+    def vectors_of(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The exact float32 vectors of ``rows``."""
+        rows = np.asarray(rows, np.int64)
+        if len(self.segments) == 1:
+            return np.asarray(self.segments[0].exact[rows], np.float32)
+        out = np.empty((len(rows), self.dim), np.float32)
+        seg_of = np.searchsorted(self.starts, rows, side="right") - 1
+        for s, seg in enumerate(self.segments):
+            pick = seg_of == s
+            if pick.any():
+                out[pick] = seg.exact[rows[pick] - int(self.starts[s])]
+        return out
+
+    def _approx(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        out = np.empty(len(rows), np.float32)
+        bounds = np.searchsorted(rows, self.starts)  # rows are ascending
+        for s, seg in enumerate(self.segments):
+            lo, hi = int(bounds[s]), int(bounds[s + 1])
+            if hi > lo:
+                local = rows[lo:hi] - int(self.starts[s])
+                out[lo:hi] = (seg.codes[local].astype(np.float32) @ query) * seg.scale[local]
+        return out
 
     def dense_scores(self, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Cosine similarity of the query with each of ``rows`` (vectors are unit length)."""
-        return np.asarray(self.vectors[rows] @ query_vector, np.float32)
+        """Exact cosine similarity of the query with each of ``rows`` (vectors are unit length)."""
+        return np.asarray(self.vectors_of(rows) @ query_vector, np.float32)
+
+    def dense_top(self, query: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`top_sources` of the exact dense scores of ``rows`` (ascending), computed exactly only
+        for the rows the int8 pass cannot rule out.
+
+        Each int8 score is within ``bound = scale / 2 × ‖query‖₁`` of the exact one. The ``n`` best
+        sources by int8 score each have a row scoring at least ``t - B`` exactly (``t`` the n-th
+        source's int8 score, ``B`` the largest bound), so every row of the exact top-``n`` has an int8
+        score of at least ``t - B - bound``; those rows are rescored in float32.
+        """
+        query = np.asarray(query, np.float32)
+        if len(rows) == 0:
+            return rows, np.zeros(0, np.float32)
+        approx = self._approx(query, rows)
+        bound = self._half_scale[rows] * float(np.abs(query).sum()) + 1e-5
+        top_rows, top_scores = top_sources(rows, approx, n, self.source_codes)
+        if len(top_rows) >= n:
+            floor = float(top_scores.min()) - float(bound.max())
+            rows = rows[approx + bound >= floor]
+        return top_sources(rows, self.dense_scores(query, rows), n, self.source_codes)
+
+    def with_changes(self, changed: Iterable[Page], gone: Iterable[str]) -> SearchIndex:
+        """This index with the rows of ``changed`` (new or updated chunks) and without the chunks
+        ``gone``. The changed rows form a new last segment scored with the base's BM25 statistics;
+        with two segments already, the previous changes are merged into the new last segment."""
+        pages = list(changed)
+        new_ids = {m.chunk_id for metas, _, _ in pages for m in metas}
+        dead = self.dead.copy()
+        for chunk_id in [*new_ids, *gone]:
+            row = self.row_of(chunk_id)
+            if row >= 0:
+                dead[row] = True
+        lex = self.lexical
+        base, base_lexical = self.segments[0], LexicalIndex(lex.parts[:1], lex.stats, k1=lex.k1, b=lex.b)
+        carried: list[Page] = []
+        for s, seg in enumerate(self.segments[1:], start=1):  # earlier changes still alive move along
+            start = int(self.starts[s])
+            alive = [r for r in range(len(seg)) if not dead[start + r]]
+            if alive:
+                carried.append(([seg.meta(r) for r in alive], [seg.texts[r] for r in alive],
+                                np.asarray(seg.exact[alive], np.float32)))  # fmt: skip
+        rows = [*carried, *pages]
+        if not any(len(m) for m, _, _ in rows):
+            return SearchIndex.of_segments([base], base_lexical, dead[: len(base)])
+        segment, part, _ = build_segment(rows, k1=base_lexical.k1, b=base_lexical.b, base=base_lexical)
+        lexical = LexicalIndex(
+            [*base_lexical.parts, part], base_lexical.stats, k1=base_lexical.k1, b=base_lexical.b
+        )
+        dead = np.concatenate([dead[: len(base)], np.zeros(len(segment), bool)])
+        return SearchIndex.of_segments([base, segment], lexical, dead)
+
+    def changed_rows(self) -> int:
+        """Rows outside the base segment plus dead base rows: how far this index is from a rebuild."""
+        return len(self) - len(self.segments[0]) + int(self.dead[: len(self.segments[0])].sum())

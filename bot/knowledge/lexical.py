@@ -7,14 +7,17 @@ Plain words are lower-cased, stop words dropped and the rest stemmed (Snowball E
 
 from __future__ import annotations
 
+import math
 import re
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-import bm25s
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
+
+from bot.knowledge.columns import StringTable
 
 _TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|[^\W_]+(?:[-_./:#][^\W_]+)*")
 _SEPARATORS = re.compile(r"[-_./:#]")
@@ -68,18 +71,70 @@ def _word(token: str) -> str:
     return token
 
 
-class LexicalIndex:
-    """BM25 (bm25s) over a fixed list of texts, scored under a visibility mask."""
+@dataclass(frozen=True)
+class Bm25Part:
+    """BM25 scores of a run of rows as a token-major sparse matrix (CSC): for token ``t`` (its position
+    in the sorted ``vocab``), ``data[indptr[t]:indptr[t + 1]]`` are its scores in rows ``indices[...]``
+    (relative to the part's first row). Scores are precomputed, as bm25s does (Lucene variant)."""
 
-    def __init__(self, texts: Sequence[str], *, k1: float = 0.9, b: float = 0.4) -> None:
-        self._size = len(texts)
-        self._bm25 = bm25s.BM25(k1=k1, b=b)
-        # Token ids in compact int arrays (4 bytes a token), not lists of strings: at 100k chunks
-        # the string lists alone took ~400 MB at peak.
-        vocab: dict[str, int] = {"": 0}
-        ids = [array("i", [vocab.setdefault(tok, len(vocab)) for tok in tokenize(t)] or [0]) for t in texts]
-        if ids:
-            self._bm25.index((ids, vocab), show_progress=False)
+    vocab: StringTable
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    n_docs: int
+
+    def df(self, token: str) -> int:
+        t = self.vocab.find(token)
+        return 0 if t < 0 else int(self.indptr[t + 1] - self.indptr[t])
+
+    def add_scores(self, out: np.ndarray, tokens: Sequence[str]) -> None:
+        """Add the part's score of each of ``tokens`` (repeats count again) to ``out``, in order."""
+        for tok in tokens:
+            t = self.vocab.find(tok)
+            if t >= 0:
+                start, end = self.indptr[t], self.indptr[t + 1]
+                out[self.indices[start:end]] += self.data[start:end]
+
+
+@dataclass(frozen=True)
+class Bm25Stats:
+    """Corpus statistics the scores were computed with: row count and mean token length."""
+
+    n_docs: int
+    avgdl: float
+
+
+class LexicalIndex:
+    """BM25 over the chunk texts, scored under a visibility mask.
+
+    One part for the rows of a full build; a later part for rows added by an incremental refresh is
+    scored with the base's statistics (``stats``), so its scores stay comparable with the base's.
+    Scores equal bm25s's (k1, b, Lucene IDF, float32) for a single part: tests/test_lexical_index.py.
+    """
+
+    def __init__(
+        self, parts: Sequence[Bm25Part], stats: Bm25Stats, *, k1: float = 0.9, b: float = 0.4
+    ) -> None:
+        self.parts = list(parts)
+        self.stats = stats
+        self.k1, self.b = k1, b
+        self._size = sum(p.n_docs for p in self.parts)
+
+    @classmethod
+    def build(cls, texts: Iterable[str], *, k1: float = 0.9, b: float = 0.4) -> LexicalIndex:
+        part, stats = build_part(texts, k1=k1, b=b)
+        return cls([part], stats, k1=k1, b=b)
+
+    def with_part(self, texts: Iterable[str]) -> LexicalIndex:
+        """This index plus a part of more rows, scored with this index's statistics."""
+        part, _ = build_part(texts, k1=self.k1, b=self.b, base=self)
+        return LexicalIndex([*self.parts, part], self.stats, k1=self.k1, b=self.b)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def df(self, token: str) -> int:
+        return sum(p.df(token) for p in self.parts)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for ``query`` (zeros when no query word is in the corpus)."""
@@ -87,19 +142,80 @@ class LexicalIndex:
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
         """BM25 inverse document frequency of each distinct token (0 for words not in the corpus)."""
-        vocab, indptr = self._bm25.vocab_dict, self._bm25.scores.get("indptr") if self._size else None
         out: dict[str, float] = {}
         for tok in tokens:
-            tid = vocab.get(tok) if indptr is not None else None
-            df = int(indptr[tid + 1] - indptr[tid]) if tid is not None and indptr is not None else 0
+            df = self.df(tok) if self._size else 0
             out[tok] = float(np.log(1 + (self._size - df + 0.5) / (df + 0.5))) if df else 0.0
         return out
 
     def scores_of_tokens(self, tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every text for already tokenized query words."""
-        if self._size == 0:
-            return np.zeros(0, np.float32)
-        ids = self._bm25.get_tokens_ids(list(tokens))
-        if not ids:
-            return np.zeros(self._size, np.float32)
-        return np.asarray(self._bm25.get_scores_from_ids(ids), np.float32)
+        out = np.zeros(self._size, np.float32)
+        start = 0
+        for part in self.parts:
+            part.add_scores(out[start : start + part.n_docs], tokens)
+            start += part.n_docs
+        return out
+
+
+def build_part(
+    texts: Iterable[str], *, k1: float, b: float, base: LexicalIndex | None = None
+) -> tuple[Bm25Part, Bm25Stats]:
+    """The BM25 matrix of ``texts``. Without ``base`` its statistics are its own; with ``base``,
+    document frequencies add the base's and the row count and mean length are the base's."""
+    vocab: dict[str, int] = {"": 0}  # an empty text counts as one empty token, as in bm25s
+    ids = array("i")
+    lengths = array("i")
+    for text in texts:
+        before = len(ids)
+        ids.extend(vocab.setdefault(tok, len(vocab)) for tok in tokenize(text))
+        if len(ids) == before:
+            ids.append(0)
+        lengths.append(len(ids) - before)
+    n_docs, n_vocab = len(lengths), len(vocab)
+    flat = np.frombuffer(ids, np.int32) if len(ids) else np.zeros(0, np.int32)
+    doc_len = np.frombuffer(lengths, np.int32) if n_docs else np.zeros(0, np.int32)
+    # Tokens renumbered in sorted order, so the vocabulary is a sorted string table (binary search).
+    words = list(vocab)
+    del vocab
+    rank = np.empty(n_vocab, np.int32)
+    rank[np.argsort(np.array(words, dtype=object), kind="stable")] = np.arange(n_vocab, dtype=np.int32)
+    table = StringTable.of(sorted(words))
+    # (row, token, term frequency) of each distinct token of each row, a block of rows at a time.
+    docs, toks, tfs = [], [], []
+    ends = np.cumsum(doc_len, dtype=np.int64)
+    block = 50_000
+    for lo in range(0, n_docs, block):
+        hi = min(lo + block, n_docs)
+        first, last = (ends[lo - 1] if lo else 0), ends[hi - 1]
+        row = np.repeat(np.arange(lo, hi, dtype=np.int64), doc_len[lo:hi])
+        keys, counts = np.unique(row * n_vocab + rank[flat[first:last]], return_counts=True)
+        docs.append((keys // n_vocab).astype(np.int32))
+        toks.append((keys % n_vocab).astype(np.int32))
+        tfs.append(counts.astype(np.float32))
+    del flat, ids
+    doc = np.concatenate(docs) if docs else np.zeros(0, np.int32)
+    tok = np.concatenate(toks) if toks else np.zeros(0, np.int32)
+    tf = np.concatenate(tfs) if tfs else np.zeros(0, np.float32)
+    del docs, toks, tfs
+    df = np.bincount(tok, minlength=n_vocab)
+    if base is None:
+        stats = Bm25Stats(n_docs, float(doc_len.mean()) if n_docs else 1.0)
+        total_df = df.tolist()
+    else:
+        stats = base.stats
+        total_df = [int(d) + base.df(word) for d, word in zip(df.tolist(), table, strict=True)]
+    n = stats.n_docs
+    idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in total_df], np.float32)
+    # The Lucene variant in float64, stored as float32, exactly as bm25s computes it.
+    norm = k1 * ((1 - b) + b * doc_len[doc].astype(np.float64) / stats.avgdl)
+    tf64 = tf.astype(np.float64)
+    scores = (idf[tok].astype(np.float64) * (tf64 / (norm + tf64))).astype(np.float32)
+    del norm, tf64, tf
+    order = np.argsort(tok, kind="stable")
+    indptr = np.zeros(n_vocab + 1, np.int64)
+    np.cumsum(df, out=indptr[1:])
+    indices = doc[order]
+    del doc
+    data = scores[order]
+    return Bm25Part(table, indptr, indices, data, n_docs), stats

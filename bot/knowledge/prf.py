@@ -24,7 +24,7 @@ def feedback_terms(
     """The ``n_terms`` heaviest words of the ``(row, score)`` pairs in ``top``, not in ``exclude``."""
     weights: dict[str, float] = {}
     for row, score in top:
-        tokens = [t for t in tokenize(index.texts[row]) if t not in exclude and not is_identifier(t)]
+        tokens = [t for t in tokenize(index.text(row)) if t not in exclude and not is_identifier(t)]
         if not tokens:
             continue
         for tok, tf in Counter(tokens).items():
@@ -36,5 +36,5 @@ def feedback_terms(
 
 def rocchio(index: SearchIndex, qvec: np.ndarray, rows: Sequence[int], weight: float) -> np.ndarray:
     """``qvec`` moved toward the centroid of ``rows``' vectors, unit length again."""
-    moved = qvec + weight * index.vectors[list(rows)].mean(axis=0)
+    moved = qvec + weight * index.vectors_of(list(rows)).mean(axis=0)
     return np.asarray(moved / max(float(np.linalg.norm(moved)), 1e-12), np.float32)

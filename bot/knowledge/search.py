@@ -28,7 +28,7 @@ from bot.knowledge.expansion import expansion_tokens
 from bot.knowledge.feedback import FeedbackPrior
 from bot.knowledge.fields import boost_title_matches
 from bot.knowledge.hierarchy import propagate_parents
-from bot.knowledge.index import SearchIndex
+from bot.knowledge.index import SearchIndex, top_sources
 from bot.knowledge.lexical import identifiers, tokenize
 from bot.knowledge.prf import feedback_terms, rocchio
 
@@ -86,27 +86,6 @@ class SearchTuning:
     feedback_weight: float = 0.0  # a candidate gains this × its source's 👍/👎 prior (feedback.py; off:
     # replayed feedback did not help questions it was not given for, docs/retrieval.md)
     prf_weight: float = 0.0  # Rocchio: the query vector moves this far toward the rows' centroid
-
-
-def _top(rows: np.ndarray, scores: np.ndarray, n: int, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The best-scoring row of each of the ``n`` best sources, best first.
-
-    The cut counts sources, not chunks: a long record's many chunks must not crowd others out.
-    """
-    width = n
-    while True:
-        if len(rows) > width:
-            part = np.argpartition(-scores, width - 1)[:width]
-            cand_rows, cand_scores = rows[part], scores[part]
-        else:
-            cand_rows, cand_scores = rows, scores
-        order = np.argsort(-cand_scores, kind="stable")
-        cand_rows, cand_scores = cand_rows[order], cand_scores[order]
-        _, first = np.unique(sources[cand_rows], return_index=True)
-        if len(first) >= n or len(cand_rows) == len(rows):
-            keep = np.sort(first)[:n]
-            return cand_rows[keep], cand_scores[keep]
-        width *= 4
 
 
 def _minmax(scores: np.ndarray) -> np.ndarray:
@@ -246,9 +225,9 @@ class HybridSearcher:
         if lex is not None:
             visible = lex[rows]
             hit = visible > 0
-            lists.append((*_top(rows[hit], visible[hit], n, index.source_codes), 1.0 - t.dense_weight))
+            lists.append((*top_sources(rows[hit], visible[hit], n, index.source_codes), 1.0 - t.dense_weight))
         if qvec is not None:
-            lists.append((*_top(rows, index.dense_scores(qvec, rows), n, index.source_codes), t.dense_weight))
+            lists.append((*index.dense_top(qvec, rows, n), t.dense_weight))
         fused: dict[int, float] = {}
         for top_rows, top_scores, weight in lists:
             if t.fusion == "rrf":
@@ -299,7 +278,7 @@ class HybridSearcher:
                     bonus[row] = bonus.get(row, 0.0) + self.tuning.identifier_boost
         parents: dict[int, float] = {}
         for row in list(bonus):
-            meta = index.metas[row]
+            meta = index.meta(row)
             for key in (f"deal:{meta.deal_id}", f"account:{meta.account_id}"):
                 for parent in index.rows_of_source(key).tolist():
                     if mask[parent] and parent not in bonus:
@@ -309,12 +288,13 @@ class HybridSearcher:
 
     def _overview(self, index: SearchIndex, scoped: np.ndarray, mask: np.ndarray) -> dict[int, float]:
         """The account, its deals, a few contacts and the latest notes, in that order."""
-        rows = [r for r in np.flatnonzero(scoped & mask).tolist() if index.metas[r].source_type != "doc"]
+        rows = np.flatnonzero(scoped & mask & ~index.docs).tolist()
+        types = {row: index.meta(row).source_type for row in rows}
         order = {"account": 0, "deal": 1, "contact": 2, "note": 3}
         contacts = 0
         ranked: list[int] = []
-        for row in sorted(rows, key=lambda r: (order.get(index.metas[r].source_type, 9), _recency(index, r))):
-            if index.metas[row].source_type == "contact":
+        for row in sorted(rows, key=lambda r: (order.get(types[r], 9), _recency(index, r))):
+            if types[row] == "contact":
                 contacts += 1
                 if contacts > 3:
                     continue
@@ -325,14 +305,14 @@ class HybridSearcher:
     def _dedupe(index: SearchIndex, scores: dict[int, float], k: int) -> list[Hit]:
         best: dict[str, tuple[float, int]] = {}
         for row, score in scores.items():
-            key = index.metas[row].source_key
+            key = index.source_key(row)
             if key not in best or score > best[key][0]:
                 best[key] = (score, row)
         ranked = sorted(best.values(), key=lambda pair: (-pair[0], pair[1]))[:k]
         hits = []
         for score, row in ranked:
-            m = index.metas[row]
-            text = index.texts[row]
+            m = index.meta(row)
+            text = index.text(row)
             hits.append(
                 Hit(m.source_id, m.source_type, m.title, score, text, m.deal_id, m.account_id, m.chunk_id)
             )
@@ -341,5 +321,5 @@ class HybridSearcher:
 
 def _recency(index: SearchIndex, row: int) -> str:
     # Newest first: invert the ISO timestamp's sort order.
-    stamp = index.metas[row].updated_at
+    stamp = index.meta(row).updated_at
     return "".join(chr(0x10FFFF - ord(c)) for c in stamp) if stamp else "\U0010ffff"

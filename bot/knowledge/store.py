@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,11 +25,14 @@ import numpy as np
 
 from bot.config import Settings
 from bot.errors import CloserError, StoreBusyError, StoreError
-from bot.knowledge.index import ChunkMeta
+from bot.knowledge.index import ChunkMeta, Page
 from bot.knowledge.records import Access, Parent, Record, SourceType, Visibility, access_parent
 from bot.privacy.secrets import mask_secrets, masked_url, secrets_of
 
 COLLECTION = "closer_chunks"
+CHANGES = "closer_changes"  # the change log: which chunk ids each generation touched
+CHANGE_PART = 5000  # chunk ids per change-log record
+CHANGE_LOG_KEEP = 256  # change-log records kept (older generations are answered with a full reload)
 PAGE = 1000  # rows a get() returns: smaller pages keep the transient memory of a load down
 IN_LIST = 500  # ids per "$in" filter: SQLite caps the variables of one statement
 
@@ -126,10 +130,23 @@ def _meta_of(record: Record, position: int, n_chunks: int) -> dict[str, str | in
 
 
 class ChunkStore:
+    """The chunks of every record, and a change log so a running index can catch up incrementally.
+
+    The change log (collection ``closer_changes``) has, for each generation, the generation before it
+    and every chunk id written, updated or deleted in between. A writer marks the collection
+    (``writing``) before its first change; a generation written while another writer's mark was
+    there (a concurrent writer, or one that crashed before publishing its generation) is logged as
+    incomplete, and readers then reload everything instead of trusting the log.
+    """
+
     def __init__(self, client: Any, collection: Any, settings: Settings) -> None:
         self._client = client
         self._col = collection
         self._settings = settings
+        self._touched: set[str] = set()
+        self._session = uuid.uuid4().hex
+        self._marked = False
+        self._foreign = False
 
     @classmethod
     def open(cls, settings: Settings, *, embedder_id: str, dimension: int | Callable[[], int]) -> ChunkStore:
@@ -194,10 +211,80 @@ class ChunkStore:
             self._client = open_client(self._settings)
             self._col = self._client.get_collection(COLLECTION, embedding_function=None)
 
-    def bump_generation(self) -> None:
-        meta = dict(self._col.metadata or {})
-        meta["generation"] = uuid.uuid4().hex
+    def _current_meta(self) -> dict[str, Any]:
+        self._col = self._client.get_collection(COLLECTION, embedding_function=None)
+        return dict(self._col.metadata or {})
+
+    def _changing(self, ids: Sequence[str]) -> None:
+        """Record ``ids`` for the change log; mark the collection before this writer's first change."""
+        if not self._marked:
+            meta = self._current_meta()
+            if str(meta.get("writing", "")) not in ("", self._session):
+                self._foreign = True
+            meta["writing"] = self._session
+            self._col.modify(metadata=meta)
+            self._marked = True
+        self._touched.update(ids)
+
+    def bump_generation(self, *, unlogged: bool = False) -> None:
+        """Publish a new generation, logging the chunk ids changed since the previous one.
+
+        ``unlogged``: the collection was changed by other means (a bulk copy), so readers must reload
+        everything."""
+        meta = self._current_meta()
+        previous = str(meta.get("generation", ""))
+        complete = not (unlogged or self._foreign) and str(meta.get("writing", "")) in ("", self._session)
+        generation = uuid.uuid4().hex
+        self._log_changes(generation, previous, sorted(self._touched), complete)
+        meta["generation"] = generation
+        meta["writing"] = ""
         self._col.modify(metadata=meta)
+        self._touched.clear()
+        self._marked = self._foreign = False
+
+    def _change_log(self) -> Any:
+        return self._client.get_or_create_collection(
+            CHANGES, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    def _log_changes(self, generation: str, previous: str, ids: list[str], complete: bool) -> None:
+        log = self._change_log()
+        parts = [ids[i : i + CHANGE_PART] for i in range(0, len(ids), CHANGE_PART)] or [[]]
+        now = time.time()
+        log.add(
+            ids=[f"{generation}:{i}" for i in range(len(parts))],
+            embeddings=[[1.0]] * len(parts),
+            documents=["\n".join(part) for part in parts],
+            metadatas=[{"generation": generation, "previous": previous, "parts": len(parts),
+                        "complete": complete, "at": now} for _ in parts],
+        )  # fmt: skip
+        if log.count() > CHANGE_LOG_KEEP:
+            stamps = log.get(include=["metadatas"])
+            ordered = sorted(zip(stamps["ids"], stamps["metadatas"], strict=True), key=lambda p: p[1]["at"])
+            old = [cid for cid, _ in ordered[: len(ordered) - CHANGE_LOG_KEEP]]
+            log.delete(ids=old)
+
+    def changes_since(self, generation: str, until: str, *, limit: int) -> set[str] | None:
+        """Chunk ids changed between ``generation`` and ``until`` (a later one), or None when the log
+        cannot tell (a generation not logged, logged incomplete, pruned) or more than ``limit`` changed."""
+        with self._reading():
+            current = until
+            changed: set[str] = set()
+            for _ in range(CHANGE_LOG_KEEP):
+                if current == generation:
+                    return changed
+                got = self._change_log().get(
+                    where={"generation": current}, include=["metadatas", "documents"]
+                )
+                metas = got["metadatas"] or []
+                if not metas or len(metas) != int(metas[0]["parts"]) or not all(m["complete"] for m in metas):
+                    return None
+                for doc in got["documents"] or []:
+                    changed.update(cid for cid in str(doc).split("\n") if cid)
+                if len(changed) > limit:
+                    return None
+                current = str(metas[0]["previous"])
+            return None
 
     def _pages(self, where: dict[str, Any] | None, include: list[str]) -> Iterator[dict[str, Any]]:
         offset = 0
@@ -250,12 +337,13 @@ class ChunkStore:
                 ids.append(chunk.chunk_id)
                 docs.append(chunk.text)
                 metas.append(_meta_of(record, chunk.position, len(record.chunks)))
-        if ids:
-            self._col.upsert(ids=ids, embeddings=vectors, documents=docs, metadatas=metas)
         keep = set(ids)
         stale = [
             cid for r in records if r.key in previous for cid in previous[r.key].chunk_ids if cid not in keep
         ]
+        self._changing([*ids, *stale])
+        if ids:
+            self._col.upsert(ids=ids, embeddings=vectors, documents=docs, metadatas=metas)
         if stale:
             self._col.delete(ids=stale)
 
@@ -302,11 +390,15 @@ class ChunkStore:
 
     def _update(self, ids: list[str], metas: list[dict[str, str]]) -> None:
         # Chroma merges the given keys into each chunk's metadata; texts and vectors stay as they are.
+        if ids:
+            self._changing(ids)
         for start in range(0, len(ids), PAGE):
             self._col.update(ids=ids[start : start + PAGE], metadatas=metas[start : start + PAGE])
 
     def delete(self, states: Sequence[SourceState]) -> None:
         ids = [cid for state in states for cid in state.chunk_ids]
+        if ids:
+            self._changing(ids)
         for start in range(0, len(ids), PAGE):
             self._col.delete(ids=ids[start : start + PAGE])
 
@@ -325,42 +417,42 @@ class ChunkStore:
         access = Access(visibility, owner=str(meta.get("owner", "")), team=readers)
         return Parent(access, str(meta["title"]), str(meta.get("account_id", "")))
 
-    def load(self) -> tuple[list[ChunkMeta], list[str], np.ndarray]:
-        """Everything the search index needs, in one pass over the collection."""
+    def pages(self, ids: Sequence[str] | None = None) -> Iterator[Page]:
+        """Everything the search index needs, a page at a time (all chunks, or only those ``ids``
+        that are still stored). Raises StoreError when the store cannot be read."""
         with self._reading():
-            return self._load()
-
-    def _load(self) -> tuple[list[ChunkMeta], list[str], np.ndarray]:
-        metas: list[ChunkMeta] = []
-        texts: list[str] = []
-        blocks: list[np.ndarray] = []
-        # Many chunks share titles, ids and reader lists: keep one copy of each (memory at 100k+).
-        shared: dict[object, Any] = {}
-
-        def one(value: Any) -> Any:
-            return shared.setdefault(value, value)
-
-        for page in self._pages(None, ["metadatas", "documents", "embeddings"]):
-            for cid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
-                readers = one(str(meta.get("readers", "")))
-                metas.append(
-                    ChunkMeta(
-                        chunk_id=cid,
-                        source_type=one(str(meta["source_type"])),
-                        source_id=one(str(meta["source_id"])),
-                        title=one(str(meta.get("title", ""))),
-                        deal_id=one(str(meta.get("deal_id", ""))),
-                        account_id=one(str(meta.get("account_id", ""))),
-                        visibility=one(str(meta.get("visibility", "private"))),
-                        readers=one(tuple(r for r in readers.split(";") if r)),
-                        updated_at=one(str(meta.get("updated_at", ""))),
-                    )
+            if ids is None:
+                for page in self._pages(None, ["metadatas", "documents", "embeddings"]):
+                    yield self._page(page)
+                return
+            wanted = list(ids)
+            for start in range(0, len(wanted), PAGE):
+                got = self._col.get(
+                    ids=wanted[start : start + PAGE], include=["metadatas", "documents", "embeddings"]
                 )
-                texts.append(str(doc))
-            blocks.append(np.asarray(page["embeddings"], np.float32))
+                if got["ids"]:
+                    yield self._page(got)
+
+    def _page(self, page: dict[str, Any]) -> Page:
+        metas: list[ChunkMeta] = []
+        for cid, meta in zip(page["ids"], page["metadatas"], strict=True):
+            readers = str(meta.get("readers", ""))
+            metas.append(
+                ChunkMeta(
+                    chunk_id=cid,
+                    source_type=str(meta["source_type"]),
+                    source_id=str(meta["source_id"]),
+                    title=str(meta.get("title", "")),
+                    deal_id=str(meta.get("deal_id", "")),
+                    account_id=str(meta.get("account_id", "")),
+                    visibility=str(meta.get("visibility", "private")),
+                    readers=tuple(r for r in readers.split(";") if r),
+                    updated_at=str(meta.get("updated_at", "")),
+                )
+            )
         dim = int((self._col.metadata or {}).get("dimension", 0))
-        vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
-        return metas, texts, vectors
+        vectors = np.asarray(page["embeddings"], np.float32).reshape(len(metas), dim)
+        return metas, [str(d) for d in page["documents"]], vectors
 
     # --- reports (the deal digest): metadata only, kept out of the search index ------------------------
 

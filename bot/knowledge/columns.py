@@ -1,0 +1,140 @@
+"""Compact columns for the search index: strings in one blob, and row postings keyed by strings.
+
+A million chunks held as Python objects (a dataclass per chunk, a ``str`` per text, a dict of
+numpy arrays per source) cost several GB; the same data as a few flat numpy arrays costs tens of MB
+and can be memory-mapped from a snapshot file.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar, overload
+
+import numpy as np
+
+EMPTY_ROWS = np.zeros(0, np.int64)
+T = TypeVar("T")
+
+
+class RowSequence(Sequence[T]):
+    """A read-only sequence whose items are made on demand by ``_item(i)`` (nothing held per row)."""
+
+    def _item(self, i: int) -> T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+    def __getitem__(self, i: int | slice) -> T | list[T]:
+        size = len(self)
+        if isinstance(i, slice):
+            return [self._item(j) for j in range(*i.indices(size))]
+        if i < 0:
+            i += size
+        if not 0 <= i < size:
+            raise IndexError(i)
+        return self._item(i)
+
+
+class RowView(RowSequence[T]):
+    """``size`` items, item ``i`` being ``get(i)``."""
+
+    def __init__(self, size: int, get: Callable[[int], T]) -> None:
+        self._size = size
+        self._get = get
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _item(self, i: int) -> T:
+        return self._get(i)
+
+
+class StringTable(RowSequence[str]):
+    """Strings stored as UTF-8 in one byte array with offsets (``offsets[i]:offsets[i + 1]``).
+
+    Built with :meth:`sorted_unique` it is sorted, and :meth:`find` is a binary search.
+    """
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        self.blob = blob
+        self.offsets = offsets
+
+    @classmethod
+    def of(cls, strings: Iterable[str]) -> StringTable:
+        """The strings in the given order."""
+        encoded = [s.encode() for s in strings]
+        offsets = np.zeros(len(encoded) + 1, np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        return cls(np.frombuffer(b"".join(encoded), np.uint8).copy(), offsets)
+
+    @classmethod
+    def sorted_unique(cls, strings: Iterable[str]) -> StringTable:
+        return cls.of(sorted(set(strings)))
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def _item(self, i: int) -> str:
+        return bytes(self.blob[self.offsets[i] : self.offsets[i + 1]]).decode()
+
+    def __iter__(self) -> Iterator[str]:
+        data = bytes(self.blob)
+        offsets = self.offsets.tolist()
+        for start, end in itertools.pairwise(offsets):
+            yield data[start:end].decode()
+
+    def find(self, s: str) -> int:
+        """Position of ``s`` in a sorted table, or -1."""
+        i = bisect.bisect_left(self, s)
+        return i if i < len(self) and self[i] == s else -1
+
+    def codes(self, strings: Iterable[str]) -> np.ndarray:
+        """Positions of ``strings`` (all present) in this sorted table."""
+        lookup = {s: i for i, s in enumerate(self)}
+        return np.fromiter((lookup[s] for s in strings), np.int32)
+
+
+def interned(values: Sequence[str]) -> tuple[StringTable, np.ndarray]:
+    """A sorted table of the distinct ``values`` and each value's code in it."""
+    table = StringTable.sorted_unique(values)
+    return table, table.codes(values)
+
+
+class Postings:
+    """Rows per key (CSR): ``rows[indptr[k]:indptr[k + 1]]`` are the rows of ``keys[k]``, ascending."""
+
+    def __init__(self, keys: StringTable, indptr: np.ndarray, rows: np.ndarray) -> None:
+        self.keys = keys
+        self.indptr = indptr
+        self.rows = rows
+
+    @classmethod
+    def of_codes(cls, keys: StringTable, codes: np.ndarray, *, skip: int = -1) -> Postings:
+        """Postings of each row's key code (rows with code ``skip`` left out)."""
+        rows = np.flatnonzero(codes != skip) if skip >= 0 else np.arange(len(codes))
+        order = rows[np.argsort(codes[rows], kind="stable")]
+        counts = np.bincount(codes[rows], minlength=len(keys))
+        indptr = np.zeros(len(keys) + 1, np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return cls(keys, indptr, order.astype(np.int32))
+
+    @classmethod
+    def of_pairs(cls, keys: Sequence[str], rows: Sequence[int]) -> Postings:
+        """Postings of (key, row) pairs."""
+        table, codes = interned(keys)
+        return cls.of_codes(table, codes).remap(np.asarray(rows, np.int32))
+
+    def remap(self, rows: np.ndarray) -> Postings:
+        """The same postings with each stored position replaced by ``rows[position]``."""
+        return Postings(self.keys, self.indptr, rows[self.rows] if len(self.rows) else self.rows)
+
+    def get_rows(self, key: str) -> np.ndarray:
+        k = self.keys.find(key)
+        return EMPTY_ROWS if k < 0 else np.asarray(self.rows[self.indptr[k] : self.indptr[k + 1]], np.int64)
+
+    def __len__(self) -> int:
+        return len(self.keys)

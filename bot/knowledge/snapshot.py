@@ -1,0 +1,144 @@
+"""A local snapshot of the search index, keyed by the store's generation (``CACHE_DIR/index/``).
+
+Loading a million chunks from Chroma takes minutes; the snapshot's arrays are memory-mapped in
+seconds and only the pages a search touches are read. It is written after each full build, into a
+temporary folder renamed into place, so a reader never sees half of one. It is never trusted
+blindly: a snapshot whose header (format, generation, row count, BM25 parameters, array shapes) does
+not match, or whose files are missing or truncated, is deleted and the index is built from the store.
+A snapshot of an older generation is still useful: the index catches up from the store's change log.
+
+The snapshot holds what the store holds (chunk texts, vectors, access metadata): it is written with
+owner-only permissions, and CACHE_DIR deserves the same protection as CHROMA_PATH.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from bot.config import Settings
+from bot.knowledge.columns import StringTable
+from bot.knowledge.index import SearchIndex, Segment
+from bot.knowledge.lexical import Bm25Part, Bm25Stats, LexicalIndex
+from bot.knowledge.store import COLLECTION
+
+FORMAT = 1
+HEADER = "header.json"
+log = logging.getLogger(__name__)
+
+
+def snapshot_root(settings: Settings) -> Path:
+    """The snapshot folder of the configured store (one per store, so stores never mix)."""
+    where = settings.chroma_url or str(settings.chroma_path.resolve())
+    key = hashlib.sha256(f"{where}|{COLLECTION}".encode()).hexdigest()[:16]
+    return settings.cache_dir / "index" / key
+
+
+def _arrays(index: SearchIndex) -> dict[str, np.ndarray]:
+    (segment,) = index.segments
+    (part,) = index.lexical.parts
+    arrays = segment.arrays()
+    arrays["bm25.vocab.blob"], arrays["bm25.vocab.offsets"] = part.vocab.blob, part.vocab.offsets
+    arrays["bm25.indptr"], arrays["bm25.indices"], arrays["bm25.data"] = part.indptr, part.indices, part.data
+    return arrays
+
+
+def save(index: SearchIndex, root: Path, generation: str) -> Path:
+    """Write ``index`` (one segment, no dead rows) as the snapshot of ``generation``; older ones go."""
+    if len(index.segments) != 1 or index.dead.any():
+        raise ValueError("only a fully built index is snapshotted")
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = root / f".tmp-{uuid.uuid4().hex}"
+    tmp.mkdir(mode=0o700)
+    try:
+        shapes: dict[str, list[object]] = {}
+        for name, array in _arrays(index).items():
+            data = np.ascontiguousarray(array)
+            with open(os.open(tmp / f"{name}.npy", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+                np.save(out, data)
+            shapes[name] = [list(data.shape), data.dtype.str]
+        lexical = index.lexical
+        header = {"format": FORMAT, "generation": generation, "rows": len(index), "k1": lexical.k1,
+                  "b": lexical.b, "n_docs": lexical.stats.n_docs, "avgdl": lexical.stats.avgdl,
+                  "arrays": shapes}  # fmt: skip
+        (tmp / HEADER).write_text(json.dumps(header))
+        final = root / f"gen-{generation}"
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for other in root.iterdir():
+        if other != final:
+            shutil.rmtree(other, ignore_errors=True)
+    return final
+
+
+def load(root: Path, *, k1: float, b: float) -> tuple[SearchIndex, str] | None:
+    """The newest snapshot under ``root`` as a memory-mapped index and its generation, or None.
+    A snapshot that does not check out is deleted."""
+    if not root.is_dir():
+        return None
+    found = sorted((p for p in root.glob("gen-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    if not found:
+        return None
+    folder = found[-1]
+    try:
+        return _open(folder, k1=k1, b=b)
+    except Exception as exc:  # noqa: BLE001 - any fault in a cache means: rebuild it
+        log.warning("index snapshot %s ignored (%s: %s); rebuilding from the store", folder.name,
+                    type(exc).__name__, str(exc)[:200])  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+
+
+class SnapshotError(Exception):
+    pass
+
+
+def _open(folder: Path, *, k1: float, b: float) -> tuple[SearchIndex, str]:
+    header = json.loads((folder / HEADER).read_text())
+    generation = str(header.get("generation", ""))
+    if header.get("format") != FORMAT or folder.name != f"gen-{generation}":
+        raise SnapshotError("another format or generation")
+    if header.get("k1") != k1 or header.get("b") != b:
+        raise SnapshotError("built with other BM25 parameters")
+    arrays: dict[str, np.ndarray] = {}
+    for name, (shape, dtype) in header["arrays"].items():
+        array = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+        if list(array.shape) != shape or array.dtype.str != dtype:
+            raise SnapshotError(f"{name} is not the shape the header says")
+        arrays[name] = array
+    rows = int(header["rows"])
+    for name in ("public", "scale", "source_codes", "reader_codes", "type_codes"):
+        if len(arrays[name]) != rows:
+            raise SnapshotError(f"{name} does not have {rows} rows")
+    if arrays["codes"].shape[0] != rows or arrays["exact"].shape[0] != rows:
+        raise SnapshotError("vectors do not match the row count")
+    for name in [n[: -len(".blob")] for n in arrays if n.endswith(".blob")]:
+        offsets = arrays[f"{name}.offsets"]
+        if len(offsets) == 0 or int(offsets[-1]) != len(arrays[f"{name}.blob"]):
+            raise SnapshotError(f"{name} offsets do not match its data")
+    for name in [n[: -len(".indptr")] for n in arrays if n.endswith(".indptr")]:
+        rows_of = arrays[f"{name}.rows"] if f"{name}.rows" in arrays else arrays[f"{name}.indices"]
+        if int(arrays[f"{name}.indptr"][-1]) != len(rows_of):
+            raise SnapshotError(f"{name} postings do not match their rows")
+    segment = Segment.of_arrays(arrays)
+    if len(segment.chunk_ids) != rows or len(segment.texts) != rows:
+        raise SnapshotError("texts or ids do not match the row count")
+    vocab = StringTable(arrays["bm25.vocab.blob"], arrays["bm25.vocab.offsets"])
+    part = Bm25Part(vocab, arrays["bm25.indptr"], arrays["bm25.indices"], arrays["bm25.data"], rows)
+    lexical = LexicalIndex([part], Bm25Stats(int(header["n_docs"]), float(header["avgdl"])), k1=k1, b=b)
+    return SearchIndex.of_segments([segment], lexical), generation
+
+
+def discard(root: Path) -> None:
+    with contextlib.suppress(OSError):
+        shutil.rmtree(root)

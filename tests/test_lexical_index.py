@@ -1,0 +1,48 @@
+"""The compact BM25 index scores exactly as bm25s does, and a later part keeps the base's statistics."""
+
+from __future__ import annotations
+
+from array import array
+
+import bm25s
+import numpy as np
+
+from bot.knowledge.lexical import LexicalIndex, tokenize
+
+TEXTS = [
+    "Ticket TKT-2291: the gateway locks up after the firmware update; PO 7700012345 is on hold.",
+    "Discount approval for Halvorsen: 12% on the renewal, clause 9.4 applies.",
+    "",
+    "Pilot of the battery lease at two grocery stores, budget 48,000.",
+    "the the the",
+    "Security review: where is the tenant data hosted? EU only, says the pharma buyer.",
+    "Renewal renewal renewal pricing discount discount",
+]
+QUERIES = ["gateway firmware", "discount renewal", "TKT-2291", "48000 budget", "where hosted", "nothing"]
+
+
+def bm25s_scores(texts: list[str], query: str, k1: float, b: float) -> np.ndarray:
+    bm = bm25s.BM25(k1=k1, b=b)
+    vocab: dict[str, int] = {"": 0}
+    ids = [array("i", [vocab.setdefault(t, len(vocab)) for t in tokenize(x)] or [0]) for x in texts]
+    bm.index((ids, vocab), show_progress=False)
+    qids = bm.get_tokens_ids(tokenize(query))
+    return np.asarray(bm.get_scores_from_ids(qids), np.float32) if qids else np.zeros(len(texts), np.float32)
+
+
+def test_scores_equal_bm25s_bit_for_bit() -> None:
+    texts = TEXTS * 3 + [f"note {i} about w{i % 7} and w{i % 3}" for i in range(40)]
+    for k1, b in ((0.9, 0.4), (1.2, 0.75)):
+        index = LexicalIndex.build(texts, k1=k1, b=b)
+        for query in QUERIES:
+            assert np.array_equal(index.scores(query), bm25s_scores(texts, query, k1, b)), query
+
+
+def test_a_later_part_is_scored_with_the_base_statistics() -> None:
+    base = LexicalIndex.build(TEXTS)
+    grown = base.with_part(["gateway firmware again", "a brand-new word zyzzyva"])
+    assert len(grown) == len(TEXTS) + 2
+    scores = grown.scores("gateway zyzzyva")
+    assert np.array_equal(scores[: len(TEXTS)], base.scores("gateway zyzzyva"))  # the base rows unchanged
+    assert scores[len(TEXTS)] > 0 and scores[len(TEXTS) + 1] > 0  # new rows found, new words too
+    assert grown.df("gateway") == 2
