@@ -296,7 +296,9 @@ def test_full_sync_that_reads_nothing_removes_nothing(
     with portal.lock:
         portal.objects["notes"].clear()
     report, _ = sync_hubspot(hs, kb, full=True)
-    assert report.removed == 0 and any("returned no notes" in n for n in report.notes)
+    assert report.removed == 0 and any(
+        str(n).startswith("hubspot notes: none returned at all") for n in report.notices
+    )
 
 
 def test_cli_sync_prints_a_summary(

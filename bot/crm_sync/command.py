@@ -67,8 +67,8 @@ def print_report(report: SyncReport) -> None:
         print(
             f"closer: … and {len(report.problems) - SHOWN_PROBLEMS} more skipped record(s)", file=sys.stderr
         )
-    for note in report.notes:
-        print(f"closer: {note}", file=sys.stderr)
+    for notice in report.notices:
+        print(f"closer: {notice}", file=sys.stderr)
     print(report.summary())
 
 

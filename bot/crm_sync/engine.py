@@ -30,7 +30,7 @@ from tqdm import tqdm
 from bot.errors import CrmError
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.crm import COLUMNS, SOURCE_TYPE, read_rows
-from bot.knowledge.ingest import ingest, remove
+from bot.knowledge.ingest import IngestReport, ingest, remove
 from bot.knowledge.problems import Problem
 from bot.knowledge.records import SourceType
 from bot.knowledge.store import writer_lock
@@ -44,21 +44,16 @@ BATCH = 1000  # records per write (and per association look-up)
 LEASE_SECONDS = 900.0
 
 
-@dataclass
-class SyncReport:
+@dataclass(kw_only=True)
+class SyncReport(IngestReport):
+    """An ingest report (its counts, problems, notices and seconds) and what a sync adds to it: the
+    records read per stream, the streams resumed, the API calls."""
+
     crm: str
     read: dict[str, int] = field(default_factory=dict)
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    chunks: int = 0
-    problems: list[Problem] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
     calls: int = 0
     retries: int = 0
-    seconds: float = 0.0
 
     @property
     def records(self) -> int:
@@ -68,8 +63,7 @@ class SyncReport:
         streams = ", ".join(f"{n} {name}" for name, n in self.read.items())
         rate = self.records / self.seconds if self.seconds > 0 else 0.0
         line = (
-            f"{self.crm}: read {self.records} ({streams}); {self.added} added, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.removed} removed; {self.chunks} chunks embedded; "
+            f"{self.crm}: read {self.records} ({streams}); {self.counts()}; {self.chunks} chunks embedded; "
             f"{self.calls} API calls ({self.retries} retried) in {self.seconds:.1f}s, {rate:.0f} records/s"
         )
         if self.resumed:
@@ -117,7 +111,7 @@ class SyncRun:
         self.source, self.kb, self.state, self.counter = source, kb, state, counter
         self.full, self.progress = full, progress
         self.now = now or datetime.now(UTC)
-        self.report = SyncReport(source.name)
+        self.report = SyncReport(crm=source.name)
         refresh = timedelta(minutes=kb.settings.crm_sync_refresh_minutes)
         self.kept = Kept(state, source.name, max_age=refresh, now=self.now, refresh=full)
 
@@ -214,10 +208,7 @@ class SyncRun:
             if export.records:
                 kinds = sorted({r.source_type for r in export.records})
                 rep = ingest(export.records, kinds, store=store, embedder=self.kb.embedder, only_these=True)
-                self.report.added += rep.added
-                self.report.updated += rep.updated
-                self.report.unchanged += rep.unchanged
-                self.report.chunks += rep.chunks
+                self.report.absorb(rep)
             self.report.problems += export.problems
             for kind, sid, reason in mapped.skipped:
                 self.report.problems.append(Problem(f"{self.source.name} {kind} {sid}", None, reason))
@@ -240,10 +231,9 @@ class SyncRun:
         seen = self.state.sync_seen(self.source.name, stream.name)
         stored = self.kb.store.sources([stream.kind], origin=origin)
         if not seen and stored:
-            self.report.notes.append(
-                f"{self.source.name} returned no {stream.name} at all: nothing removed (check the token's "
-                "permissions; if the CRM really is empty, delete the store)"
-            )
+            self.report.notices.append(Problem(
+                f"{self.source.name} {stream.name}", None, "none returned at all: nothing removed (check the "
+                "token's permissions; if the CRM really is empty, delete the store)"))  # fmt: skip
             return False
         gone = [key.split(":", 1)[1] for key in stored if key.split(":", 1)[1] not in seen]
         self._remove(stream.kind, gone)

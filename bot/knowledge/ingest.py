@@ -37,14 +37,23 @@ class IngestReport:
     prune_skipped: bool = False
     notices: list[Problem] = field(default_factory=list)  # worth saying, not errors (a detected encoding)
 
+    def counts(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed"
+        )
+
+    def absorb(self, other: IngestReport) -> None:
+        """Add ``other``'s counts, problems and notices to this report (one run made of several ingests)."""
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.removed += other.removed
+        self.chunks += other.chunks
+        self.problems += other.problems
+        self.notices += other.notices
+
     def summary(self) -> str:
-        parts = [
-            f"{self.added} added",
-            f"{self.updated} updated",
-            f"{self.unchanged} unchanged",
-            f"{self.removed} removed",
-        ]
-        line = f"{', '.join(parts)}; {self.chunks} chunks embedded in {self.seconds:.1f}s"
+        line = f"{self.counts()}; {self.chunks} chunks embedded in {self.seconds:.1f}s"
         if self.problems:
             line += f"; {len(self.problems)} problem(s) — those rows/files were skipped"
         if self.prune_skipped:
