@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -173,6 +174,8 @@ def test_progress_shows_an_estimate_on_a_stream(
     KnowledgeBase.open(settings, HashEmbedder()).ingest_docs(tmp_path, progress=True)
     err = capsys.readouterr().err
     assert "embedding: 100%" in err and "chunk" in err
+    # The time left is said in words, with the rate it comes from.
+    assert re.search(r"ETA \d\d:\d\d, [\d.]+chunk/s", err), err
 
 
 # --- 7. no silent mass deletion ------------------------------------------------------------------------
