@@ -11,6 +11,7 @@ builder over HTTP) against the fake HubSpot of tests/fake_hubspot.py on 127.0.0.
    end-to-end records/s.
 
     .venv/bin/python bench/crm_sync.py --objects 50000 --real 2000
+    .venv/bin/python bench/crm_sync.py --salesforce 50000   # the same review for Salesforce (calls only)
 
 The incremental run comes right after the initial one, so owners, pipelines and archived lists are
 still fresh (CRM_SYNC_REFRESH_MINUTES): its calls are those of the changed records.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import tempfile
 import time
@@ -30,8 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.config import load_settings
 from bot.knowledge.embedder import LocalEmbedder
 from tests.conftest import HashEmbedder
-from tests.crm_sync_fixtures import hubspot_settings, open_kb, sync_hubspot
+from tests.crm_sync_fixtures import (
+    hubspot_settings,
+    open_kb,
+    salesforce_settings,
+    sync_hubspot,
+    sync_salesforce,
+)
 from tests.fake_hubspot import FakeHubSpot
+from tests.fake_salesforce import FakeSalesforce, rsa_key_pem
 
 SEARCH, ASSOC, LIST = 200, 1000, 100
 
@@ -158,11 +167,76 @@ def run(n: int, embedder: object, *, changed: float | None) -> dict[str, float]:
         return out
 
 
+def build_salesforce(org: FakeSalesforce, n: int, users: int = 20) -> dict[str, list[str]]:
+    """A quarter each Accounts, Opportunities, Contacts and Tasks; every fifth account and opportunity
+    has a team member."""
+    uids = [org.user(f"rep{i}@acme.example") for i in range(users)]
+    q = n // 4
+    ids: dict[str, list[str]] = {"Account": [], "Opportunity": [], "Contact": [], "Task": []}
+    for i in range(q):
+        aid = org.add("Account", Name=f"Company {i}", Industry="Logistics", BillingCountry="Norway",
+                      OwnerId=uids[i % users])  # fmt: skip
+        ids["Account"].append(aid)
+        oid = org.add("Opportunity", Name=f"Deal {i}", AccountId=aid, StageName="Negotiation/Review",
+                      Amount=1000.0 + i, CloseDate="2027-01-15", IsClosed=False, IsWon=False, Probability=90.0,
+                      OwnerId=uids[i % users])  # fmt: skip
+        ids["Opportunity"].append(oid)
+        ids["Contact"].append(org.add("Contact", AccountId=aid, Name=f"Pat{i} Doe", Title="Buyer"))
+        ids["Task"].append(org.add("Task", Subject=f"Call {i}", WhatId=oid, AccountId=aid, OwnerId=uids[i % users],
+                                   Description=f"Discussed rollout wave {i % 7}.", ActivityDate="2026-11-01"))  # fmt: skip
+        if i % 5 == 0:
+            org.add("AccountTeamMember", AccountId=aid, UserId=uids[(i + 1) % users])
+            org.add("OpportunityTeamMember", OpportunityId=oid, UserId=uids[(i + 1) % users])
+    return ids
+
+
+def run_salesforce(n: int) -> dict[str, float | str]:
+    """Initial sync of an org of ``n`` objects from the fake Salesforce, then an incremental after 1%."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pem, public = rsa_key_pem()
+        key = Path(tmp) / "app.key"
+        key.write_bytes(pem)
+        with FakeSalesforce(folder=Path(tmp), public_key=public) as org:
+            os.environ["REQUESTS_CA_BUNDLE"] = str(org.cert)  # trust the fake's self-signed certificate
+            base = load_settings(
+                chroma_path=Path(tmp) / "chroma",
+                state_url=f"sqlite:///{tmp}/state.db",
+                index_refresh_seconds=0,
+            )
+            ids = build_salesforce(org, n)
+            org.backdate(hours=2)
+            settings = salesforce_settings(base, org, key)
+            kb = open_kb(settings, HashEmbedder())
+            first, counter = sync_salesforce(settings, kb)
+            for sobject, field, value in (("Account", "Industry", "Retail"), ("Opportunity", "Amount", 777.0),
+                                          ("Contact", "Title", "COO"), ("Task", "Description", "Changed")):  # fmt: skip
+                for sid in ids[sobject][::100]:
+                    org.modify(sobject, sid, **{field: value})
+            before = len(org.calls)
+            second, counter2 = sync_salesforce(settings, kb)
+            kinds: dict[str, int] = {}
+            for c in org.calls[before:]:
+                kind = "sign-in" if "oauth2" in c.path else c.path.rstrip("/").rsplit("/", 1)[-1]
+                kind = "next pages" if kind.startswith("01g") else kind
+                kinds[kind] = kinds.get(kind, 0) + 1
+            return {"objects": first.records, "calls": counter.calls, "inc_read": second.records,
+                    "inc_calls": counter2.calls, "inc_kinds": ", ".join(f"{v} {k}" for k, v in sorted(kinds.items()))}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--objects", type=int, default=50_000)
     ap.add_argument("--real", type=int, default=2_000, help="objects for the real-embedder run (0 = skip)")
+    ap.add_argument("--salesforce", type=int, default=0, help="objects for a fake Salesforce org (0 = skip)")
     args = ap.parse_args()
+    if args.salesforce:
+        sf = run_salesforce(args.salesforce)
+        print(
+            f"salesforce: initial sync, {sf['objects']} records: {sf['calls']} API calls; incremental after 1% "
+            f"changed: read {sf['inc_read']} records, {sf['inc_calls']} API calls "
+            f"({100 * float(sf['inc_calls']) / float(sf['calls']):.2f}%: {sf['inc_kinds']})"
+        )
+        return
     big = run(args.objects, HashEmbedder(), changed=0.01)
     print(
         f"initial sync, {big['objects']} objects (hash embedder): {big['calls']} API calls "
