@@ -7,7 +7,6 @@ and can be memory-mapped from a snapshot file.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar, overload
@@ -16,6 +15,18 @@ import numpy as np
 
 EMPTY_ROWS = np.zeros(0, np.int64)
 T = TypeVar("T")
+
+
+def search_sorted(get: Callable[[int], str], size: int, wanted: str) -> int:
+    """Position ``i`` with ``get(i) == wanted`` among ``size`` ascending strings, or -1 (binary search)."""
+    lo, hi = 0, size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if get(mid) < wanted:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < size and get(lo) == wanted else -1
 
 
 class RowSequence(Sequence[T]):
@@ -62,6 +73,8 @@ class StringTable(RowSequence[str]):
     def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
         self.blob = blob
         self.offsets = offsets
+        self._view = memoryview(blob.data)
+        self._cache: list[str] | None = None
 
     @classmethod
     def of(cls, strings: Iterable[str]) -> StringTable:
@@ -79,7 +92,20 @@ class StringTable(RowSequence[str]):
         return len(self.offsets) - 1
 
     def _item(self, i: int) -> str:
-        return bytes(self.blob[self.offsets[i] : self.offsets[i + 1]]).decode()
+        return self.get(i)
+
+    def get(self, i: int) -> str:
+        """String ``i`` (0 ≤ i < len), without the sequence protocol's checks."""
+        if self._cache is not None:
+            return self._cache[i]
+        offsets = self.offsets
+        return str(self._view[int(offsets[i]) : int(offsets[i + 1])], "utf-8")
+
+    def cache(self) -> StringTable:
+        """Keep the strings decoded (for small tables read per candidate row: types, deals, accounts)."""
+        if self._cache is None:
+            self._cache = list(self)
+        return self
 
     def __iter__(self) -> Iterator[str]:
         data = bytes(self.blob)
@@ -89,8 +115,7 @@ class StringTable(RowSequence[str]):
 
     def find(self, s: str) -> int:
         """Position of ``s`` in a sorted table, or -1."""
-        i = bisect.bisect_left(self, s)
-        return i if i < len(self) and self[i] == s else -1
+        return search_sorted(self.get, len(self), s)
 
     def codes(self, strings: Iterable[str]) -> np.ndarray:
         """Positions of ``strings`` (all present) in this sorted table."""

@@ -24,20 +24,20 @@ def propagate_parents(
     An account the question names outright (``named``, from entity scoping) counts as a full match.
     """
     best: dict[str, float] = {f"account:{account_id}": 1.0 for account_id in named}
+    briefs = {row: index.brief(row) for row in fused}
     for row, score in fused.items():
-        meta = index.meta(row)
-        if meta.source_type in ("account", "deal"):
-            key = meta.source_key
+        source_type, key, _, _ = briefs[row]
+        if source_type in ("account", "deal"):
             best[key] = max(best.get(key, 0.0), score)
     if not best:
         return
     for row in list(fused):
-        meta = index.meta(row)
-        if meta.source_type == "doc":
+        source_type, _, account_id, deal_id = briefs[row]
+        if source_type == "doc":
             continue
         extra = 0.0
-        if meta.account_id and meta.source_type != "account":
-            extra += account * best.get(f"account:{meta.account_id}", 0.0)
-        if meta.deal_id and meta.source_type not in ("deal", "account"):
-            extra += deal * best.get(f"deal:{meta.deal_id}", 0.0)
+        if account_id and source_type != "account":
+            extra += account * best.get(f"account:{account_id}", 0.0)
+        if deal_id and source_type not in ("deal", "account"):
+            extra += deal * best.get(f"deal:{deal_id}", 0.0)
         fused[row] += extra

@@ -15,7 +15,6 @@ adds a second segment for the changed rows and marks their old rows dead
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -23,7 +22,7 @@ from typing import Literal, TypeVar
 import numpy as np
 
 from bot.identity.viewer import Viewer
-from bot.knowledge.columns import EMPTY_ROWS, Postings, RowView, StringTable, interned
+from bot.knowledge.columns import EMPTY_ROWS, Postings, RowView, StringTable, interned, search_sorted
 from bot.knowledge.lexical import Bm25Part, LexicalIndex, build_part, identifiers
 
 T = TypeVar("T")
@@ -116,24 +115,34 @@ class Segment:
     def dim(self) -> int:
         return int(self.exact.shape[1])
 
+    def __post_init__(self) -> None:
+        for small in (self.types, self.deals, self.accounts):  # read for every candidate row
+            small.cache()
+
     def meta(self, row: int) -> ChunkMeta:
-        key = self.sources[int(self.source_codes[row])]
-        readers = self.reader_sets[int(self.reader_codes[row])]
+        key = self.sources.get(int(self.source_codes[row]))
+        readers = self.reader_sets.get(int(self.reader_codes[row]))
         return ChunkMeta(
-            self.chunk_ids[row], self.types[int(self.type_codes[row])], key.split(":", 1)[1],
-            self.titles[int(self.title_codes[row])], self.deals[int(self.deal_codes[row])],
-            self.accounts[int(self.account_codes[row])], "public" if self.public[row] else "private",
-            tuple(r for r in readers.split(";") if r), self.updated[int(self.updated_codes[row])],
+            self.chunk_ids.get(row), self.types.get(int(self.type_codes[row])), key.split(":", 1)[1],
+            self.titles.get(int(self.title_codes[row])), self.deals.get(int(self.deal_codes[row])),
+            self.accounts.get(int(self.account_codes[row])), "public" if self.public[row] else "private",
+            tuple(r for r in readers.split(";") if r), self.updated.get(int(self.updated_codes[row])),
         )  # fmt: skip
+
+    def brief(self, row: int) -> tuple[str, str, str, str]:
+        """(source type, "type:id" key, account id, deal id) of ``row``: what ranking reads per candidate."""
+        kind, key = self.types.get(int(self.type_codes[row])), self.sources.get(int(self.source_codes[row]))
+        return (
+            kind,
+            key,
+            self.accounts.get(int(self.account_codes[row])),
+            self.deals.get(int(self.deal_codes[row])),
+        )
 
     def row_of(self, chunk_id: str) -> int:
         """The row of ``chunk_id``, or -1."""
-        i = bisect.bisect_left(
-            range(len(self)), chunk_id, key=lambda j: self.chunk_ids[int(self.id_order[j])]
-        )
-        if i < len(self) and self.chunk_ids[int(self.id_order[i])] == chunk_id:
-            return int(self.id_order[i])
-        return -1
+        i = search_sorted(lambda j: self.chunk_ids.get(int(self.id_order[j])), len(self), chunk_id)
+        return int(self.id_order[i]) if i >= 0 else -1
 
     def account_records(self) -> list[tuple[str, str, int]]:
         account = self.types.find("account")
@@ -315,6 +324,7 @@ class SearchIndex:
         self.segments = segments
         self.lexical = lexical
         self.starts = np.cumsum([0, *(len(s) for s in segments)])
+        self._first_end = len(segments[0])
         n = int(self.starts[-1])
         self.dead: np.ndarray = dead if dead is not None else np.zeros(n, bool)
         self.public: np.ndarray = np.concatenate([s.public for s in segments]) & ~self.dead
@@ -347,8 +357,15 @@ class SearchIndex:
         return max(seg.dim for seg in self.segments)
 
     def _locate(self, row: int) -> tuple[Segment, int]:
+        if row < self._first_end:
+            return self.segments[0], row
         s = int(np.searchsorted(self.starts, row, side="right")) - 1
         return self.segments[s], row - int(self.starts[s])
+
+    def brief(self, row: int) -> tuple[str, str, str, str]:
+        """(source type, "type:id" key, account id, deal id) of ``row``."""
+        seg, local = self._locate(row)
+        return seg.brief(local)
 
     def meta(self, row: int) -> ChunkMeta:
         seg, local = self._locate(row)
@@ -356,11 +373,11 @@ class SearchIndex:
 
     def text(self, row: int) -> str:
         seg, local = self._locate(row)
-        return seg.texts[local]
+        return seg.texts.get(local)
 
     def source_key(self, row: int) -> str:
         seg, local = self._locate(row)
-        return seg.sources[int(seg.source_codes[local])]
+        return seg.sources.get(int(seg.source_codes[local]))
 
     def row_of(self, chunk_id: str) -> int:
         """The live row of ``chunk_id``, or -1."""

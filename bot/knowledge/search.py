@@ -278,8 +278,8 @@ class HybridSearcher:
                     bonus[row] = bonus.get(row, 0.0) + self.tuning.identifier_boost
         parents: dict[int, float] = {}
         for row in list(bonus):
-            meta = index.meta(row)
-            for key in (f"deal:{meta.deal_id}", f"account:{meta.account_id}"):
+            _, _, account_id, deal_id = index.brief(row)
+            for key in (f"deal:{deal_id}", f"account:{account_id}"):
                 for parent in index.rows_of_source(key).tolist():
                     if mask[parent] and parent not in bonus:
                         parents[parent] = self.tuning.identifier_boost / 2
