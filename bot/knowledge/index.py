@@ -15,6 +15,7 @@ adds a second segment for the changed rows and marks their old rows dead
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -69,12 +70,16 @@ def top_sources(
         width *= 4
 
 
-def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def quantize(vectors: np.ndarray, *, block: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
     """int8 codes and a float32 scale per row: ``vectors ≈ codes * scale[:, None]``, each component
-    within ``scale / 2``."""
-    peak = np.abs(vectors).max(axis=1) if len(vectors) else np.zeros(0, np.float32)
-    scale = np.where(peak > 0, peak / 127, 1.0).astype(np.float32)
-    codes = np.clip(np.rint(vectors / scale[:, None]), -127, 127).astype(np.int8)
+    within ``scale / 2`` (a block of rows at a time, so no float temporary of the whole matrix)."""
+    codes = np.empty(vectors.shape, np.int8)
+    scale = np.empty(len(vectors), np.float32)
+    for lo in range(0, len(vectors), block):
+        part = vectors[lo : lo + block]
+        peak = np.abs(part).max(axis=1)
+        scale[lo : lo + block] = np.where(peak > 0, peak / 127, 1.0)
+        codes[lo : lo + block] = np.clip(np.rint(part / scale[lo : lo + block, None]), -127, 127)
     return codes, scale
 
 
@@ -197,7 +202,8 @@ class _Columns:
         self.updated: list[str] = []
         self.readers: list[str] = []
         self.public: list[bool] = []
-        self.texts: list[bytes] = []
+        self.text_blob = bytearray()  # one growing buffer: a bytes object per text costs 33 bytes more
+        self.text_ends = array("q")
         self.vectors: list[np.ndarray] = []
         self.ident_keys: list[str] = []
         self.ident_rows: list[int] = []
@@ -225,7 +231,8 @@ class _Columns:
                 self.updated.append(self._one(meta.updated_at))
                 self.readers.append(self._one(";".join(meta.readers)))
                 self.public.append(meta.visibility == "public")
-                self.texts.append(text.encode())
+                self.text_blob += text.encode()
+                self.text_ends.append(len(self.text_blob))
                 for ident in identifiers(text):
                     self.ident_keys.append(ident)
                     self.ident_rows.append(row)
@@ -248,13 +255,16 @@ class _Columns:
         emails = [(e, r) for r, rs in enumerate(self.readers) for e in rs.split(";") if e]
         readers = Postings.of_pairs([e for e, _ in emails], [r for _, r in emails])
         del emails
-        texts = StringTable.of([])
         offsets = np.zeros(n + 1, np.int64)
-        np.cumsum([len(t) for t in self.texts], out=offsets[1:])
-        texts = StringTable(np.frombuffer(b"".join(self.texts), np.uint8).copy(), offsets)
-        self.texts.clear()
-        exact = np.concatenate(self.vectors) if self.vectors else np.zeros((0, self.dim), np.float32)
-        exact = exact.reshape(n, self.dim)
+        offsets[1:] = np.frombuffer(self.text_ends, np.int64) if n else offsets[1:]
+        texts = StringTable(np.frombuffer(self.text_blob, np.uint8), offsets)
+        exact = np.empty((n, self.dim), np.float32)  # filled block by block: never two copies at once
+        filled = 0
+        self.vectors.reverse()
+        while self.vectors:
+            block = self.vectors.pop()
+            exact[filled : filled + len(block)] = block
+            filled += len(block)
         self.vectors.clear()
         codes, scale = quantize(exact)
         doc = types.find("doc")
