@@ -124,6 +124,12 @@ class FakeSalesforce(FakeVendor):
                                           "CreatedDate": fields.get("CreatedDate", stamp), "LastModifiedDate": stamp}  # fmt: skip
         return sid
 
+    def without(self, *sobjects: str) -> None:
+        """An org without these objects (team selling or Notes off, or not readable by the user)."""
+        with self.lock:
+            for name in sobjects:
+                del self.objects[name]
+
     def user(self, email: str) -> str:
         return self.add("User", Email=email, Name=email.split("@")[0])
 
@@ -308,8 +314,14 @@ class FakeSalesforce(FakeVendor):
     def _query(self, soql: str, *, deleted: bool) -> Answer:
         m = re.match(r"^SELECT\s+(.+?)\s+FROM\s+(\w+)(?:\s+WHERE\s+(.+?))?(?:\s+ORDER BY\s+Id)?(?:\s+LIMIT\s+(\d+))?$",
                      soql.strip(), re.S | re.I)  # fmt: skip
-        if not m or m.group(2) not in self.objects:
+        if not m:
             return 400, [{"errorCode": "MALFORMED_QUERY", "message": f"cannot parse {soql[:80]!r}"}], {}
+        if m.group(2) not in self.objects:  # an object the org lacks (a feature off, or no permission)
+            return (
+                400,
+                [{"errorCode": "INVALID_TYPE", "message": f"sObject type '{m.group(2)}' is not supported."}],
+                {},
+            )
         fields = [f.strip() for f in m.group(1).split(",")]
         sobject, where, limit = m.group(2), m.group(3) or "", m.group(4)
         try:

@@ -239,3 +239,17 @@ def test_the_fake_refuses_what_salesforce_refuses_for_enhanced_notes(
         )
     with pytest.raises(CrmError, match="Implementation restriction: ContentDocumentLink requires a filter"):
         list(source.query("links", "SELECT Id, LinkedEntityId FROM ContentDocumentLink"))
+
+
+def test_an_org_without_enhanced_notes_or_account_teams_still_syncs_and_says_so(
+    kb: KnowledgeBase, sfs: Settings, org: FakeSalesforce, ids: dict[str, str]
+) -> None:
+    """Notes or account teams off (or not readable by the integration user): Salesforce answers
+    INVALID_TYPE for those objects; the rest is read, and the run names what it could not read."""
+    org.without("ContentNote", "ContentDocumentLink", "AccountTeamMember")
+    report, _ = sync_salesforce(sfs, kb)
+    assert report.added == 9 and not report.problems
+    assert {n.path for n in report.notices} == {"salesforce ContentNote", "salesforce AccountTeamMember"}
+    assert all("is not supported" in n.message for n in report.notices)
+    assert f"deal:{ids['robots']}" in visible(kb, LIAM)  # still on the opportunity's team
+    assert f"account:{ids['halvorsen']}" not in visible(kb, LIAM)  # the account team was not read

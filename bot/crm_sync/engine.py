@@ -127,6 +127,7 @@ class SyncRun:
             for stream in self.source.streams:
                 self._stream(stream)
         finally:
+            self.report.notices += self.source.notices
             self.state.release_sync_lease(crm, owner=_owner())
             self.report.calls, self.report.retries = self.counter.calls, self.counter.retries
             self.report.seconds = time.perf_counter() - started

@@ -35,6 +35,7 @@ from hubspot.utils.requests.http_request_builder import Request
 from bot.config import Settings
 from bot.errors import CrmError
 from bot.knowledge.html_text import html_to_text
+from bot.knowledge.problems import Problem
 
 from .http import CallCounter, CrmHttpError, call, error_text
 from .kept import Kept
@@ -103,6 +104,7 @@ class HubSpotSource:
         self.team_members: dict[str, set[str]] = {}  # team id -> emails
         self.stages: dict[str, tuple[str, bool | None, bool | None, float | None]] = {}
         self.kept: Kept | None = None
+        self.notices: list[Problem] = []  # nothing so far: HubSpot answers 403 for a missing scope
         self.renewed: set[str] = set()
 
     # --- HTTP --------------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from simple_salesforce.login import token_login
 from bot.config import Settings
 from bot.errors import CrmError
 from bot.knowledge.html_text import html_to_text
+from bot.knowledge.problems import Problem
 
 from .http import CallCounter, CrmHttpError, call, error_text
 from .kept import Kept
@@ -103,6 +104,15 @@ def _more(sf: Salesforce, *, url: str, timeout: float) -> Any:
     return sf.query_more(url, identifier_is_url=True, timeout=timeout)
 
 
+class MissingObject(CrmError):
+    """The org has no such object, or the integration user may not read it (``INVALID_TYPE``)."""
+
+
+def _error_code(content: Any) -> str:
+    first = content[0] if isinstance(content, list) and content else content
+    return str(first.get("errorCode") or "") if isinstance(first, dict) else ""
+
+
 def _blob(sf: Salesforce, *, sobject: str, sid: str, field: str, timeout: float) -> bytes | None:
     """A record's blob field, or None if the record is gone (deleted since the query listed it)."""
     try:
@@ -144,6 +154,7 @@ class SalesforceSource:
         self.last_headers: dict[str, str] = {}
         self.session.hooks["response"].append(self._keep_headers)
         self._sf: Salesforce | None = None
+        self.notices: list[Problem] = []
 
     def _keep_headers(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.last_headers = dict(response.headers)  # Retry-After survives simple-salesforce's exceptions
@@ -235,6 +246,8 @@ class SalesforceSource:
             try:
                 return fn(sf)
             except SalesforceError as exc:
+                if _error_code(exc.content) == "INVALID_TYPE":
+                    raise MissingObject(f"Salesforce: {error_text(exc.content)} ({what})") from None
                 raise CrmHttpError(exc.status, self.last_headers, error_text(exc.content)) from None
 
         return call(
@@ -281,7 +294,7 @@ class SalesforceSource:
         soql = f"SELECT {FIELDS[stream.name]}, IsDeleted FROM {stream.name} WHERE {where} ORDER BY Id"
         # queryAll: deleted rows come in the same pages as changed ones, so deletions cost no query of
         # their own. A team member removed changes its parent's access: team streams keep those rows.
-        for records in self.query(stream.name, soql, deleted=True):
+        for records in self._unless_missing(stream.name, self.query(stream.name, soql, deleted=True)):
             if not records:
                 continue
             last = str(records[-1]["Id"])
@@ -294,13 +307,32 @@ class SalesforceSource:
     def deleted(self, stream: Stream, *, since: datetime | None, until: datetime) -> list[str]:
         return []  # pages() reports them (``Page.gone``)
 
+    def _unless_missing(
+        self, sobject: str, pages: Iterator[list[dict[str, Any]]]
+    ) -> Iterator[list[dict[str, Any]]]:
+        """``pages``, or none if the org lacks ``sobject``."""
+        try:
+            yield from pages
+        except MissingObject as exc:
+            self._missing(sobject, exc)
+
+    def _missing(self, sobject: str, exc: MissingObject) -> None:
+        """An object the org lacks (team selling or Notes off, or the user may not read it): the rest of
+        the sync goes on, and the run says what was not read."""
+        notice = Problem(
+            f"salesforce {sobject}", None, f"not read: {exc} — see README for what the user needs"
+        )
+        if notice not in self.notices:
+            self.notices.append(notice)
+
     def _team(self, kind: str, ids: list[str]) -> dict[str, set[str]]:
         parent = "AccountId" if kind == "Account" else "OpportunityId"
-        rows = self.query_ids(
-            f"{kind}TeamMember",
-            f"SELECT {parent}, User.Email FROM {kind}TeamMember WHERE {parent} IN ({{ids}})",
-            ids,
-        )
+        template = f"SELECT {parent}, User.Email FROM {kind}TeamMember WHERE {parent} IN ({{ids}})"
+        try:
+            rows = self.query_ids(f"{kind}TeamMember", template, ids)
+        except MissingObject as exc:
+            self._missing(f"{kind}TeamMember", exc)
+            return {}
         out: dict[str, set[str]] = {}
         for row in rows:
             email = _email(row, "User")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.knowledge.problems import Problem
 from bot.knowledge.records import SourceType
 
 from .kept import Kept
@@ -59,6 +60,7 @@ class CrmSource(Protocol):
 
     name: str
     streams: tuple[Stream, ...]
+    notices: list[Problem]  # what the run should say (e.g. an object the CRM would not let it read)
 
     def prepare(self, kept: Kept) -> None:
         """Get what every batch needs (owners, teams, pipelines), read or as ``kept`` between runs."""
