@@ -49,8 +49,11 @@ llama-server: install-test
 	$(BIN)/python -m tests.support.llama_server build
 	$(BIN)/python -m tests.support.llama_server model
 
+# Two workers (the machine has two cores); each test file runs whole on one worker, in file order,
+# so module-scoped servers and fixtures are shared as in a serial run. TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 2
 unit: install-test llama-server
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test: lint typecheck unit
 
