@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import os
+import shutil
+import subprocess
+import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.knowledge.embedder import LocalEmbedder
+from bot.knowledge.embedder import MINILM_SHA256, LocalEmbedder
 from tests.fake_openai import FakeOpenAI
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,10 +45,78 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pa
     yield work
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_model_build_per_process() -> Iterator[None]:
+    """Every ``LocalEmbedder`` made in this test process on the same, unchanged model files shares one
+    build of the model (about a second each, and the in-process console makes a new embedder per
+    command). Other files — a tampered or missing copy — are built, and so checked, as usual."""
+    original = LocalEmbedder._build
+    built: dict[tuple[object, ...], tuple[tuple[Any, Any], Any]] = {}
+    lock = threading.Lock()
+
+    def build(self: LocalEmbedder) -> tuple[Any, Any]:
+        try:
+            files = [(self._folder / name).resolve().stat() for name in sorted(MINILM_SHA256)]
+        except OSError:
+            return original(self)  # a missing file: the real build says which
+        key = (self._threads, *((f.st_dev, f.st_ino, f.st_size, f.st_mtime_ns) for f in files))
+        with lock:
+            if key not in built:
+                model = original(self)
+                built[key] = (model, self._weights)
+            model, self._weights = built[key]
+        return model
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LocalEmbedder, "_build", build)
+        yield
+
+
 @pytest.fixture(scope="session")
 def embedder() -> LocalEmbedder:
     """The real default embedder, loaded once per test session (about 1.5 s)."""
     return LocalEmbedder()
+
+
+@dataclass(frozen=True)
+class SampleStore:
+    """A store (``chroma/``, ``cache/``, ``state.db`` under ``root``) that ``closer ingest sample`` filled
+    in a child process, and what that run printed. Tests read copies of it, never the store itself."""
+
+    root: Path
+    ingest: subprocess.CompletedProcess[str]
+
+    def copy_to(self, folder: Path) -> Path:
+        shutil.copytree(self.root, folder, dirs_exist_ok=True)
+        return folder
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> SampleStore:
+    """The bundled sample, ingested once for the whole run (one pytest-xdist worker makes it, under a
+    lock, and the others read what it saved): the sample's embeddings take most of a minute."""
+    from tests.helpers_chroma import child_env, run_closer
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # one folder for this run
+    done = shared / "sample-store"
+    with (shared / "sample-store.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (done / "ingest.json").is_file():
+            root = done / "store"
+            root.mkdir(parents=True, exist_ok=True)
+            env = child_env(CHROMA_PATH=str(root / "chroma"), CACHE_DIR=str(root / "cache"),
+                            STATE_URL=f"sqlite:///{root / 'state.db'}")  # fmt: skip
+            proc = run_closer("ingest", "sample", cwd=root, env=env, timeout=600)
+            run = {
+                "args": proc.args,
+                "returncode": proc.returncode,
+                "stdout": proc.stdout,
+                "stderr": proc.stderr,
+            }
+            (done / "ingest.json").write_text(json.dumps(run), encoding="utf-8")
+    run = json.loads((done / "ingest.json").read_text(encoding="utf-8"))
+    return SampleStore(done / "store", subprocess.CompletedProcess(**run))
 
 
 @pytest.fixture

@@ -1,12 +1,16 @@
 """The real console (``python -m bot``, the same program as ``closer``) against an embedded store in tmp.
 
-Every test here runs the program in a child process, as a user or a deploy script would; each run loads
-the embedding model (about 3 s), so runs are shared where a test only reads.
+Each command runs at least once in a child process, as a user or a deploy script would run it; each
+such run imports the program and loads the embedding model (seconds), so runs are shared where a test
+only reads, and the other checks call the same entry point in this process (``_closer_here``: the
+settings from the environment, the output captured) — ``bot.cli.main`` is all ``python -m bot`` runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import re
 import sqlite3
@@ -16,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.config import load_settings
 from bot.knowledge.crm import COLUMNS
 from bot.knowledge.store import writer_lock
@@ -26,6 +31,7 @@ from tests.helpers_chroma import (
     BOB,
     DEALS,
     DOC_ID,
+    ENV_PREFIXES,
     NOTES,
     SECRET_NOTE,
     child_env,
@@ -62,14 +68,40 @@ def _workspace(root: Path, **settings: str) -> Workspace:
 
 
 def _closer(ws: Workspace, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``closer ARGS`` in a child process."""
     return run_closer(*args, cwd=ws.cwd, env={**ws.env, **settings})
 
 
+def _closer_here(ws: Workspace, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``closer ARGS`` in this process: ``bot.cli.main`` with the workspace's settings in the
+    environment and its folder as the working directory, as the child gets them."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**ws.env, **settings}.items():
+            if name.startswith(ENV_PREFIXES):
+                patch.setenv(name, value)
+        patch.chdir(ws.cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's own usage errors
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(["closer", *args], code, out.getvalue(), err.getvalue())
+
+
 def _search(
-    ws: Workspace, query: str, email: str, *, k: int = 100, unknown: bool = False, **settings: str
+    ws: Workspace,
+    query: str,
+    email: str,
+    *,
+    k: int = 100,
+    unknown: bool = False,
+    child: bool = False,
+    **settings: str,
 ) -> list[dict[str, object]]:
     extra = ["--allow-unknown"] if unknown else []
-    proc = _closer(ws, "search", query, "--as", email, "--k", str(k), "--json", *extra, **settings)
+    run = _closer if child else _closer_here
+    proc = run(ws, "search", query, "--as", email, "--k", str(k), "--json", *extra, **settings)
     assert proc.returncode == 0, proc.stderr
     payload = json.loads(proc.stdout)
     assert set(payload) == {"results"}
@@ -144,7 +176,7 @@ def test_ingest_docs_works(loaded: Loaded) -> None:
 
 
 def test_search_json_has_the_contract_shape_best_first(loaded: Loaded) -> None:
-    results = _search(loaded.ws, "volume pricing for welding robots", ALICE, k=5)
+    results = _search(loaded.ws, "volume pricing for welding robots", ALICE, k=5, child=True)
     assert 1 <= len(results) <= 5
     for r in results:
         assert set(r) == RESULT_KEYS
@@ -241,14 +273,14 @@ def test_a_missing_folder_exits_2_with_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args", [["frobnicate"], ["ingest", "spreadsheets", "x"], ["search", "x"]])
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
-    proc = _closer(_workspace(tmp_path), *args)
+    proc = _closer_here(_workspace(tmp_path), *args)
     assert proc.returncode == 2
     _assert_one_clean_line(proc)
 
 
 @pytest.mark.parametrize("k", ["0", "101"])
 def test_a_bad_k_exits_2(tmp_path: Path, k: str) -> None:
-    proc = _closer(_workspace(tmp_path), "search", "pricing", "--as", ALICE, "--k", k)
+    proc = _closer_here(_workspace(tmp_path), "search", "pricing", "--as", ALICE, "--k", k)
     assert proc.returncode == 2
     assert "--k" in _assert_one_clean_line(proc)
 
@@ -259,10 +291,10 @@ def test_a_bad_k_exits_2(tmp_path: Path, k: str) -> None:
 def test_prune_removes_exactly_the_record_gone_from_the_export(tmp_path: Path) -> None:
     ws = _workspace(tmp_path / "prune", ADMIN_EMAILS=ADMINS)
     write_crm(ws.crm)
-    assert _closer(ws, "ingest", "crm", str(ws.crm)).returncode == 0
+    assert _closer_here(ws, "ingest", "crm", str(ws.crm)).returncode == 0
 
     write_crm(ws.crm, notes=[n for n in NOTES if n[0] != "N-2"])
-    proc = _closer(ws, "ingest", "crm", str(ws.crm), "--prune")
+    proc = _closer_here(ws, "ingest", "crm", str(ws.crm), "--prune")
     assert proc.returncode == 0, proc.stderr
     assert re.search(rf"^CRM: 0 added, 0 updated, {N_CRM - 1} unchanged, 1 removed", proc.stdout, re.M)
 

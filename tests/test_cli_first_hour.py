@@ -16,6 +16,7 @@ import pytest
 from bot.cli import main
 from bot.config import load_settings
 from bot.knowledge.base import KnowledgeBase
+from tests.conftest import SampleStore
 from tests.helpers_chroma import ALICE, ALL_RECORDS, BOB, CAROL, write_crm, write_docs
 
 ADMIN = "boss@x.example"
@@ -240,10 +241,14 @@ def test_ingest_sample_never_replaces_a_record_of_yours_with_the_same_id(
 
 
 def test_ingest_sample_twice_changes_nothing(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    sample_store: SampleStore,
 ) -> None:
+    assert sample_store.ingest.returncode == 0  # the first time: `closer ingest sample` in a child process
+    sample_store.copy_to(tmp_path)  # chroma/, cache/ and state.db, where _use_store points
     _use_store(monkeypatch, tmp_path)
-    assert _run(capsys, "ingest", "sample").code == 0
     again = _run(capsys, "ingest", "sample")
     assert again.code == 0, again.err
     assert all(" 0 added, 0 updated, " in line and ", 0 removed;" in line for line in again.out.splitlines())

@@ -6,25 +6,35 @@ while the deterministic pipeline passes; the forbidden queries must leak nothing
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.config import load_settings
 from bot.eval.labeled import LabeledResult, load_labeled, score_labeled
 from bot.knowledge.base import SAMPLE_DIR, KnowledgeBase
 from bot.knowledge.embedder import LocalEmbedder
+from tests.conftest import SampleStore
 
 ADMIN = "ines.marchetti@brindlewood.example"
 
 
 @pytest.fixture(scope="module")
-def kb(tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedder) -> KnowledgeBase:
-    root = tmp_path_factory.mktemp("sample")
+def kb(
+    tmp_path_factory: pytest.TempPathFactory, embedder: LocalEmbedder, sample_store: SampleStore
+) -> KnowledgeBase:
+    ingest = sample_store.ingest  # `closer ingest sample`, once for the run
+    assert ingest.returncode == 0 and "closer:" not in ingest.stderr, ingest.stderr
+    assert re.search(
+        r"^sample CRM: 208 added, 0 updated, 0 unchanged, 0 removed; \d+ chunks", ingest.stdout, re.M
+    )
+    assert re.search(
+        r"^sample docs: 11 added, 0 updated, 0 unchanged, 0 removed; \d+ chunks", ingest.stdout, re.M
+    )
+    assert "problem" not in ingest.stdout, ingest.stdout
+    root = sample_store.copy_to(tmp_path_factory.mktemp("sample"))
     settings = load_settings(chroma_path=root / "chroma", admin_emails=ADMIN, index_refresh_seconds=0)
-    kb = KnowledgeBase.open(settings, embedder)
-    crm, docs = kb.ingest_sample()
-    assert not crm.problems and not docs.problems
-    assert crm.added == 208 and docs.added == 11
-    return kb
+    return KnowledgeBase.open(settings, embedder)
 
 
 @pytest.fixture(scope="module")
