@@ -8,9 +8,10 @@ OpenAI-compatible endpoint, everything on 127.0.0.1.
 - a note ingested with one replica's settings is found by the other within INDEX_REFRESH_SECONDS.
 
 The fleet is started once for the module. DIGEST_TIME is the first whole minute at least
-``LEAD_SECONDS`` away when the replicas start, and the digest test runs last, so the other tests
-use most of that wait. PostgreSQL is TEST_POSTGRES_URL when set, else a throwaway cluster from
-``.ci/start-postgres`` (skipped only when that script fails, with its stderr).
+``LEAD_SECONDS`` away when the replicas start (if it passes before they are ready, the fleet is
+started again with more room), and the digest test runs first: its wait is at most that minute.
+PostgreSQL is TEST_POSTGRES_URL when set, else a throwaway cluster from ``.ci/start-postgres``
+(skipped only when that script fails, with its stderr).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ TOKEN = "xoxb-fleet-token-90ad"
 LLM_KEY = "sk-fleet-4410"
 REPS = {"UALICE": ALICE, "UBOB": BOB, "UCAROL": CAROL}  # every rep on an open deal of small_export
 DIGEST_CHANNELS = {"DALICE": ALICE, "DBOB": BOB, "DCAROL": CAROL}  # the fake's conversations.open
-LEAD_SECONDS = 12.0  # replica start-up (~5 s here) + schedule sync must fit before DIGEST_TIME
+LEAD_SECONDS = 12.0  # replica start-up (~5 s here) + schedule sync; more when a start-up overran it
 CLI_HEAD_START = 1.0  # `closer digest --send` starts this early: it loads for ~1.3 s, then sends
 INDEX_REFRESH_SECONDS = 1.0
 SMALL_EXPORT_RECORDS = 11  # 2 accounts, 3 deals, 2 contacts, 4 notes
@@ -122,6 +123,7 @@ class Fleet:
     crm: Path
     root: Path
     digest_at: datetime  # DIGEST_TIME today (UTC), when both schedulers fire
+    lead: float  # DIGEST_TIME was at least this many seconds away when the replicas started
 
     def driver(self, replica: Replica) -> SlackDriver:
         return SlackDriver(replica.url, SECRET, self.slack)
@@ -141,9 +143,9 @@ def eventually(predicate: Callable[[], bool], timeout: float, step: float = 0.1)
     return True
 
 
-def digest_minute(now: datetime) -> datetime:
-    """The first whole minute at least LEAD_SECONDS after ``now`` (so at most ~75 s away)."""
-    return (now + timedelta(seconds=LEAD_SECONDS + 60)).replace(second=0, microsecond=0)
+def digest_minute(now: datetime, lead: float = LEAD_SECONDS) -> datetime:
+    """The first whole minute at least ``lead`` s after ``now`` (so at most ``lead`` + 60 s away)."""
+    return (now + timedelta(seconds=lead + 60)).replace(second=0, microsecond=0)
 
 
 def wait_healthy(replica: Replica, timeout: float = 90.0) -> None:
@@ -168,53 +170,68 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+def start_fleet(stack: contextlib.ExitStack, root: Path, postgres_url: str, lead: float) -> Fleet | None:
+    """The fleet with DIGEST_TIME the first whole minute at least ``lead`` s away, or None when that
+    minute came before both replicas were ready (a slow machine: the caller tries again, with more room)."""
+    state_url = stack.enter_context(fresh_database(postgres_url, "closer_fleet"))
+    chroma = stack.enter_context(chroma_server(root / "chroma-server"))
+    users = {uid: {"email": email, "tz": "UTC"} for uid, email in REPS.items()}
+    slack = stack.enter_context(FleetSlack(users=users))
+    llm = stack.enter_context(FakeOpenAI(model="fleet-model"))
+    crm = small_export(root / "crm")
+
+    shared = child_env(
+        CHROMA_URL=chroma.url, STATE_URL=state_url, CACHE_DIR=str(root / "cache"),
+        SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack.api_url,
+        LLM_BASE_URL=llm.base_url, LLM_API_KEY=LLM_KEY, LLM_MODEL="fleet-model",
+        INDEX_REFRESH_SECONDS=str(INDEX_REFRESH_SECONDS), DIGEST_DAYS="mon-sun", DIGEST_TIMEZONE="UTC",
+        DIGEST_RETRY_HOURS="0", SLACK_SHUTDOWN_SECONDS="5", HOST="127.0.0.1",
+        NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
+    )  # fmt: skip
+    done = run_closer("ingest", "crm", str(crm), cwd=root, env=shared, timeout=120)
+    assert done.returncode == 0 and f"CRM: {SMALL_EXPORT_RECORDS} added" in done.stdout, done.stderr
+
+    digest_at = digest_minute(datetime.now(UTC), lead)
+    shared["DIGEST_TIME"] = digest_at.strftime("%H:%M")
+    replicas = []
+    for name in ("replica-a", "replica-b"):
+        port = free_port()
+        env = {**shared, "PORT": str(port)}
+        log = root / f"{name}.log"
+        with log.open("wb") as err:
+            proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=root, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+        stack.callback(stop, proc, grace=20)
+        replicas.append(Replica(name, f"http://127.0.0.1:{port}", proc, log, env))
+    for replica in replicas:
+        wait_healthy(replica)
+    # Each scheduler looks every rep up once at start (then caches): both have their zone jobs.
+    synced = slack.wait_for(lambda: len(slack.calls_to("users.lookupByEmail")) >= 2 * len(REPS), 30)
+    assert synced, [c.method for c in slack.calls]
+    for replica in replicas:
+        assert eventually(
+            lambda r=replica: any(x["message"] == 'Added job "digest:UTC" to job store "default"'
+                                  for x in r.logs()), 10,
+        ), replica.tail()  # fmt: skip
+    if (digest_at - datetime.now(UTC)).total_seconds() <= 1:
+        return None
+    return Fleet((replicas[0], replicas[1]), slack, llm, state_url, crm, root, digest_at, lead)
+
+
 @pytest.fixture(scope="module")
 def fleet(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    root = tmp_path_factory.mktemp("fleet")
-    with contextlib.ExitStack() as stack:
-        state_url = stack.enter_context(fresh_database(postgres_url, "closer_fleet"))
-        chroma = stack.enter_context(chroma_server(root / "chroma-server"))
-        users = {uid: {"email": email, "tz": "UTC"} for uid, email in REPS.items()}
-        slack = stack.enter_context(FleetSlack(users=users))
-        llm = stack.enter_context(FakeOpenAI(model="fleet-model"))
-        crm = small_export(root / "crm")
-
-        shared = child_env(
-            CHROMA_URL=chroma.url, STATE_URL=state_url, CACHE_DIR=str(root / "cache"),
-            SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack.api_url,
-            LLM_BASE_URL=llm.base_url, LLM_API_KEY=LLM_KEY, LLM_MODEL="fleet-model",
-            INDEX_REFRESH_SECONDS=str(INDEX_REFRESH_SECONDS), DIGEST_DAYS="mon-sun", DIGEST_TIMEZONE="UTC",
-            DIGEST_RETRY_HOURS="0", SLACK_SHUTDOWN_SECONDS="5", HOST="127.0.0.1",
-            NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
-        )  # fmt: skip
-        done = run_closer("ingest", "crm", str(crm), cwd=root, env=shared, timeout=120)
-        assert done.returncode == 0 and f"CRM: {SMALL_EXPORT_RECORDS} added" in done.stdout, done.stderr
-
-        digest_at = digest_minute(datetime.now(UTC))
-        shared["DIGEST_TIME"] = digest_at.strftime("%H:%M")
-        replicas = []
-        for name in ("replica-a", "replica-b"):
-            port = free_port()
-            env = {**shared, "PORT": str(port)}
-            log = root / f"{name}.log"
-            with log.open("wb") as err:
-                proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=root, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
-            stack.callback(stop, proc, grace=20)
-            replicas.append(Replica(name, f"http://127.0.0.1:{port}", proc, log, env))
-        for replica in replicas:
-            wait_healthy(replica)
-        # Each scheduler looks every rep up once at start (then caches): both have their zone jobs.
-        synced = slack.wait_for(lambda: len(slack.calls_to("users.lookupByEmail")) >= 2 * len(REPS), 30)
-        assert synced, [c.method for c in slack.calls]
-        for replica in replicas:
-            assert eventually(
-                lambda r=replica: any(x["message"] == 'Added job "digest:UTC" to job store "default"'
-                                      for x in r.logs()), 10,
-            ), replica.tail()  # fmt: skip
-        left = (digest_at - datetime.now(UTC)).total_seconds()
-        assert left > 1, f"the fleet took too long to start: DIGEST_TIME {digest_at:%H:%M} passed"
-        yield Fleet((replicas[0], replicas[1]), slack, llm, state_url, crm, root, digest_at)
+    lead = LEAD_SECONDS
+    for _ in range(3):
+        with contextlib.ExitStack() as stack:
+            began = time.monotonic()
+            started = start_fleet(stack, tmp_path_factory.mktemp("fleet"), postgres_url, lead)
+            if started is not None:
+                yield started
+                return
+        # DIGEST_TIME passed while the fleet started (the schedulers may have fired): all of it is
+        # stopped and dropped, and a new fleet gets twice the time this one took
+        lead = LEAD_SECONDS + 2 * (time.monotonic() - began)
+    pytest.fail(f"the fleet never started before its DIGEST_TIME, even with {lead:.0f} s of lead")
 
 
 # --- b. two schedulers and a CronJob, one digest per rep (first: DIGEST_TIME is ~75 s after start-up) -----
@@ -231,7 +248,7 @@ def test_two_schedulers_and_the_cli_send_one_digest_per_rep(fleet: Fleet) -> Non
     assert digest_posts(fleet.slack) == []
     start_cli = fleet.digest_at - timedelta(seconds=CLI_HEAD_START)
     wait = (start_cli - datetime.now(UTC)).total_seconds()
-    assert wait < 80, wait
+    assert wait < fleet.lead + 60, wait
     if wait > 0:
         time.sleep(wait)
     cli_env = {k: v for k, v in a.env.items() if k != "PORT"}
