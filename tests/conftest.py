@@ -20,22 +20,18 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.knowledge.embedder import MINILM_SHA256, LocalEmbedder
 from tests.fake_openai import FakeOpenAI
+from tests.helpers_chroma import ENV_PREFIXES, child_env, run_closer
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "bot" / "sample_data"
 SCIFACT = REPO.parent / "shared" / "data" / "scifact"
-
-# Every setting the program reads, plus the ones Slack's and Chroma's libraries read on their own.
-_ENV_PREFIXES = ("SLACK_", "LLM_", "PRIVATE_LLM_", "PRIVACY_", "EMBEDDING_", "CHROMA_", "STATE_", "ADMIN_",
-                 "DIGEST_", "SEARCH_", "INDEX_", "CACHE_", "HOST", "PORT", "HUBSPOT_", "SALESFORCE_",
-                 "CRM_")  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """No setting leaks in from the developer's shell or a .env file: run in an empty folder."""
     for name in list(os.environ):
-        if name.startswith(_ENV_PREFIXES):
+        if name.startswith(ENV_PREFIXES):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("ANONYMIZED_TELEMETRY", "False")
@@ -95,8 +91,6 @@ class SampleStore:
 def sample_store(tmp_path_factory: pytest.TempPathFactory) -> SampleStore:
     """The bundled sample, ingested once for the whole run (one pytest-xdist worker makes it, under a
     lock, and the others read what it saved): the sample's embeddings take most of a minute."""
-    from tests.helpers_chroma import child_env, run_closer
-
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # one folder for this run
     done = shared / "sample-store"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import os
 import socket
 import subprocess
@@ -10,9 +12,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# The prefixes conftest.isolated_env clears: nothing from the developer's shell reaches a child.
+import pytest
+
+# Every setting the program reads, plus the ones Slack's and Chroma's libraries read on their own:
+# conftest.isolated_env clears them for each test, and nothing from the developer's shell reaches a child.
 ENV_PREFIXES = ("SLACK_", "LLM_", "PRIVATE_LLM_", "PRIVACY_", "EMBEDDING_", "CHROMA_", "STATE_", "ADMIN_",
-                "DIGEST_", "SEARCH_", "INDEX_", "CACHE_", "HOST", "PORT")  # fmt: skip
+                "DIGEST_", "SEARCH_", "INDEX_", "CACHE_", "HOST", "PORT", "HUBSPOT_", "SALESFORCE_",
+                "CRM_")  # fmt: skip
 
 ALICE, BOB, CAROL = "alice@x.example", "bob@x.example", "carol@x.example"
 
@@ -114,6 +120,26 @@ def run_closer(
         timeout=timeout,
         check=False,
     )
+
+
+def run_closer_here(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """What :func:`run_closer` runs, in this process: ``bot.cli.main`` with ``env``'s settings in the
+    environment and ``cwd`` as the working directory, its output captured. It skips only the start of
+    a new interpreter, so keep at least one :func:`run_closer` per command for that."""
+    from bot.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            if name.startswith(ENV_PREFIXES):
+                patch.setenv(name, value)
+        patch.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's own usage errors
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(["closer", *args], code, out.getvalue(), err.getvalue())
 
 
 def free_port() -> int:

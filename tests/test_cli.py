@@ -8,9 +8,7 @@ settings from the environment, the output captured) — ``bot.cli.main`` is all 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import re
 import sqlite3
@@ -20,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.config import load_settings
 from bot.knowledge.crm import COLUMNS
 from bot.knowledge.store import writer_lock
@@ -31,11 +28,11 @@ from tests.helpers_chroma import (
     BOB,
     DEALS,
     DOC_ID,
-    ENV_PREFIXES,
     NOTES,
     SECRET_NOTE,
     child_env,
     run_closer,
+    run_closer_here,
     write_crm,
     write_csv,
     write_docs,
@@ -73,20 +70,8 @@ def _closer(ws: Workspace, *args: str, **settings: str) -> subprocess.CompletedP
 
 
 def _closer_here(ws: Workspace, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-    """``closer ARGS`` in this process: ``bot.cli.main`` with the workspace's settings in the
-    environment and its folder as the working directory, as the child gets them."""
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**ws.env, **settings}.items():
-            if name.startswith(ENV_PREFIXES):
-                patch.setenv(name, value)
-        patch.chdir(ws.cwd)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(list(args))
-            except SystemExit as exc:  # argparse's own usage errors
-                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    return subprocess.CompletedProcess(["closer", *args], code, out.getvalue(), err.getvalue())
+    """``closer ARGS`` in this process (``bot.cli.main``), with the same settings and folder."""
+    return run_closer_here(*args, cwd=ws.cwd, env={**ws.env, **settings})
 
 
 def _search(
