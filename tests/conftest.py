@@ -47,20 +47,25 @@ def one_model_build_per_process() -> Iterator[None]:
     build of the model (about a second each, and the in-process console makes a new embedder per
     command). Other files — a tampered or missing copy — are built, and so checked, as usual."""
     original = LocalEmbedder._build
-    built: dict[tuple[object, ...], tuple[tuple[Any, Any], Any]] = {}
+    built: dict[tuple[object, ...], tuple[Any, dict[str, Any]]] = {}
+    runtime = {"_model", "_load_lock"}  # what a build sets or guards, not how it builds
     lock = threading.Lock()
 
-    def build(self: LocalEmbedder) -> tuple[Any, Any]:
+    def build(self: LocalEmbedder) -> Any:
         try:
             files = [(self._folder / name).resolve().stat() for name in sorted(MINILM_SHA256)]
         except OSError:
             return original(self)  # a missing file: the real build says which
-        key = (self._threads, *((f.st_dev, f.st_ino, f.st_size, f.st_mtime_ns) for f in files))
+        before = dict(vars(self))
+        how = tuple(sorted((k, repr(v)) for k, v in before.items() if k not in runtime))
+        key = (how, *((f.st_dev, f.st_ino, f.st_size, f.st_mtime_ns) for f in files))
         with lock:
             if key not in built:
                 model = original(self)
-                built[key] = (model, self._weights)
-            model, self._weights = built[key]
+                kept = {k: v for k, v in vars(self).items() if k not in before}  # e.g. the weights it reads
+                built[key] = (model, kept)
+            model, kept = built[key]
+            vars(self).update(kept)
         return model
 
     with pytest.MonkeyPatch.context() as patch:
