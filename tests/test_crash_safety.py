@@ -186,15 +186,17 @@ def test_an_ingest_killed_mid_run_is_completed_by_the_next_without_duplicates(
             )
             assert time.monotonic() < deadline, f"no progress: {bytes(progress.data)[-2000:]!r}"
             done = progress.done()
-            if done and done[0] >= KILL_AT * done[1]:
+            # The bar's total is an estimate while the export is read: count against the real one.
+            if done and done[0] >= KILL_AT * len(expected):
                 break
             time.sleep(0.02)
         time.sleep(random.uniform(0, 0.1))  # not always right after a batch was written
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
-    written, total = done
-    assert total == len(expected), (total, len(expected))
-    assert written < KILL_BEFORE * total, f"killed too late to mean anything: {written}/{total}"
+    written = done[0]
+    assert written < KILL_BEFORE * len(expected), (
+        f"killed too late to mean anything: {written}/{len(expected)}"
+    )
 
     # 2. The writer lock died with the writer: a new writer is not refused.
     settings = load_settings(chroma_path=chroma, cache_dir=tmp_path / "cache")

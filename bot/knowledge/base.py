@@ -6,7 +6,7 @@ import contextlib
 import ctypes
 import dataclasses
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ import numpy as np
 from bot.config import Settings
 from bot.errors import InputError, PrivacyError
 from bot.identity.viewer import Viewer
-from bot.knowledge.crm import read_crm
+from bot.knowledge.crm import read_crm, stream_crm
 from bot.knowledge.crm_mapping import CrmMapping, ReadOptions
 from bot.knowledge.docs import DocLimits, doc_files, iter_docs, read_docs
 from bot.knowledge.embedder import Embedder, LocalEmbedder, OpenAIEmbedder
@@ -170,14 +170,16 @@ class KnowledgeBase:
     ) -> IngestReport:  # fmt: skip
         """Closer's own export, or with ``mapping`` a CRM's native CSV exports (``--format``/``--map``).
 
-        Problems and notices go to ``echo`` as soon as the export is read, before any embedding."""
+        The export is read as it is written (constant memory whatever its size); problems and notices
+        go to ``echo`` as they are found."""
         if not folder.is_dir():
             raise InputError(f"{folder} is not a folder")
         with writer_lock(self.settings):
-            export = read_crm(folder, lookup=self.store.parent, options=options, mapping=mapping)
+            findings = Findings(echo)
+            export = stream_crm(folder, findings, lookup=self.store.parent, options=options, mapping=mapping)
             if not export.kinds:
-                if export.problems:
-                    raise InputError(f"nothing could be read in {folder}: {export.problems[0]}")
+                if findings.problems:
+                    raise InputError(f"nothing could be read in {folder}: {findings.problems[0]}")
                 if mapping is not None:
                     kinds = "companies/accounts, deals/opportunities, contacts or notes"
                     raise InputError(f"{folder} has no {mapping.name} export (CSV files of {kinds})")
@@ -185,15 +187,10 @@ class KnowledgeBase:
                     f"{folder} has none of accounts, deals, contacts, notes (.csv or .jsonl); for a CRM's "
                     "own export add --format hubspot, --format salesforce or --map FILE"
                 )
-            findings = Findings(echo)
-            for notice in export.notices:
-                findings.notice(notice)
-            for problem in export.problems:
-                findings.problem(problem)
             return ingest(
-                export.records, sorted(export.kinds), store=self.store, embedder=self.embedder,
+                export.records(), sorted(export.kinds), store=self.store, embedder=self.embedder,
                 findings=findings, prune=prune, allow_empty=allow_empty, progress=progress,
-                expected=len(export.records),
+                fraction=export.fraction,
             )  # fmt: skip
 
     def ingest_docs(
@@ -206,10 +203,19 @@ class KnowledgeBase:
         with writer_lock(self.settings):
             findings = Findings(echo)
             files = doc_files(folder, findings.problem)
-            records = iter_docs(folder, files, findings.problem, limits=doc_limits(self.settings))
+            started = 0
+
+            def counted() -> Iterator[Path]:
+                nonlocal started
+                for path in files:
+                    started += 1
+                    yield path
+
+            records = iter_docs(folder, counted(), findings.problem, limits=doc_limits(self.settings))
             return ingest(
                 records, ["doc"], store=self.store, embedder=self.embedder, findings=findings,
-                prune=prune, allow_empty=allow_empty, progress=progress, expected=len(files),
+                prune=prune, allow_empty=allow_empty, progress=progress,
+                fraction=lambda: started / len(files) if files else 1.0,
             )  # fmt: skip
 
     def ingest_sample(
@@ -236,7 +242,7 @@ class KnowledgeBase:
 
     def _refuse_clashes(self, sample: list[Record], kinds: list[SourceType]) -> None:
         ours = {r.key: r for r in sample}
-        for key, state in self.store.sources(kinds).items():
+        for key, state in self.store.sources(kinds, keys=list(ours)).items():
             mine = ours.get(key)
             if mine is None or state.content_hash in (mine.content_hash, _unmarked(mine).content_hash):
                 continue  # not the sample's id, or the sample itself (also as loaded before it was marked)

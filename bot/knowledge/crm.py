@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from bot.knowledge.amounts import AmountError, parse_amount
 from bot.knowledge.chunking import Section, pack_chunks
@@ -28,9 +29,9 @@ from bot.knowledge.crm_mapping import (
     looks_like,
 )
 from bot.knowledge.crm_stages import STAGES, StageTable, closer_stage, stage_table
-from bot.knowledge.csv_text import DELIMITERS, DecodeError, decode, find_delimiter, header_key
+from bot.knowledge.csv_text import DELIMITERS, DecodeError, Encoding, detect_file, find_delimiter, header_key
 from bot.knowledge.dates import DateError, parse_date
-from bot.knowledge.problems import Problem
+from bot.knowledge.problems import Findings, Problem
 from bot.knowledge.records import Access, Chunk, Parent, Record, SourceType, Visibility, chunk_id
 
 COLUMNS = FIELDS  # Closer's own CSV columns, per file
@@ -55,11 +56,12 @@ class CrmExport:
 
 
 def _csv_rows(
-    text: str, delimiter: str, footer: tuple[str, ...] = ()
+    lines: Iterable[str], delimiter: str, footer: tuple[str, ...] = ()
 ) -> Iterator[tuple[int, list[str] | dict[str, str] | RowError]]:
     """(line, header) first, then (line, row) or (line, the row's error); blank rows, and rows whose
-    first field starts with a ``footer`` text (``Grand Totals``), are skipped."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    first field starts with a ``footer`` text (``Grand Totals``), are skipped. ``lines``: a file
+    opened with ``newline=""`` (read as it goes), or a :class:`io.StringIO`."""
+    reader = csv.reader(lines, delimiter=delimiter)
     header: list[str] | None = None
     line = 1
     for values in reader:
@@ -77,8 +79,8 @@ def _csv_rows(
         yield start, dict(zip(header, values, strict=True))
 
 
-def _json_rows(text: str) -> Iterator[tuple[int, dict[str, str] | RowError]]:
-    for n, line in enumerate(text.splitlines(), start=1):
+def _json_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str] | RowError]]:
+    for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -252,34 +254,43 @@ class _Builder:
 
 @dataclass(frozen=True)
 class _Source:
-    """One export file to read as one kind of record; ``columns`` is None in Closer's own format."""
+    """One export file to read as one kind of record; ``columns`` is None in Closer's own format,
+    where the encoding and delimiter are found when the file's turn comes."""
 
     path: Path
     stem: str
-    text: str | None = None
+    encoding: Encoding | None = None
     delimiter: str | None = None
     columns: MappedColumns | None = None
 
 
-def _load_text(path: Path, options: ReadOptions, out: CrmExport) -> str | None:
-    """The file's text (a detected encoding is said in ``out.notices``); None after a problem."""
+HEAD = 65536  # characters read to find a file's delimiter and header
+
+
+def _check_text(path: Path, options: ReadOptions, findings: Findings) -> Encoding | None:
+    """How to read the file (a detected encoding is said as a notice); None after a problem."""
     try:
-        decoded = decode(path.read_bytes(), options.encoding)
+        encoding = detect_file(path, options.encoding)
     except DecodeError as exc:
-        out.problems.append(Problem(str(path), exc.line, str(exc)))
+        findings.problem(Problem(str(path), exc.line, str(exc)))
         return None
-    if not decoded.text.lstrip("\ufeff").strip():
-        out.problems.append(Problem(str(path), None, "is empty: export it again, or remove it"))
+    if encoding.empty:
+        findings.problem(Problem(str(path), None, "is empty: export it again, or remove it"))
         return None
-    if decoded.notice:
-        out.notices.append(Problem(str(path), None, decoded.notice))
-    return decoded.text
+    if encoding.notice:
+        findings.notice(Problem(str(path), None, encoding.notice))
+    return encoding
+
+
+def _head(path: Path, encoding: Encoding) -> str:
+    with path.open(encoding=encoding.name, newline="") as f:
+        return f.read(HEAD)
 
 
 _WORKBOOK = "is an Excel workbook, which Closer does not read: export it as CSV (Excel: Save As > CSV UTF-8)"
 
 
-def _closer_sources(root: Path, out: CrmExport) -> list[_Source]:
+def _closer_sources(root: Path, findings: Findings) -> list[_Source]:
     found = []
     for stem in STEMS:
         path = next((p for p in (root / f"{stem}.csv", root / f"{stem}.jsonl") if p.is_file()), None)
@@ -287,52 +298,59 @@ def _closer_sources(root: Path, out: CrmExport) -> list[_Source]:
             found.append(_Source(path, stem))
         for workbook in (root / f"{stem}.xlsx", root / f"{stem}.xls"):
             if path is None and workbook.is_file():
-                out.problems.append(Problem(str(workbook), None, _WORKBOOK))
+                findings.problem(Problem(str(workbook), None, _WORKBOOK))
     return found
 
 
-def _owners_file(root: Path, options: ReadOptions, out: CrmExport) -> dict[str, str]:
+def _owners_file(root: Path, options: ReadOptions, findings: Findings) -> dict[str, str]:
     path = root / OWNERS_FILE
-    text = _load_text(path, options, out) if path.is_file() else None
+    encoding = _check_text(path, options, findings) if path.is_file() else None
     owners: dict[str, str] = {}
-    if text is None:
+    if encoding is None:
         return owners
-    for line, raw in _csv_rows(text, find_delimiter(text, ("owner", "email"), options.delimiter)):
-        if isinstance(raw, list):
-            if "owner" not in raw or "email" not in raw:
-                out.problems.append(Problem(str(path), line, "header must be: owner,email"))
-                return owners
-        elif isinstance(raw, RowError) or "@" not in raw["email"]:
-            out.problems.append(Problem(str(path), line, str(raw) if isinstance(raw, RowError) else
-                                        f"email {raw['email']!r} is not an email"))  # fmt: skip
-        else:
-            owners[header_key(raw["owner"])] = raw["email"].strip().lower()
+    delimiter = find_delimiter(_head(path, encoding), ("owner", "email"), options.delimiter)
+    with path.open(encoding=encoding.name, newline="") as f:
+        for line, raw in _csv_rows(f, delimiter):
+            if isinstance(raw, list):
+                if "owner" not in raw or "email" not in raw:
+                    findings.problem(Problem(str(path), line, "header must be: owner,email"))
+                    return owners
+            elif isinstance(raw, RowError) or "@" not in raw["email"]:
+                findings.problem(Problem(str(path), line, str(raw) if isinstance(raw, RowError) else
+                                         f"email {raw['email']!r} is not an email"))  # fmt: skip
+            else:
+                owners[header_key(raw["owner"])] = raw["email"].strip().lower()
     return owners
 
 
-def _mapped_sources(root: Path, mapping: CrmMapping, options: ReadOptions, out: CrmExport) -> list[_Source]:
+def _mapped_sources(
+    root: Path, mapping: CrmMapping, options: ReadOptions, findings: Findings
+) -> list[_Source]:
     """Each CSV under ``root`` with the kind of record it holds: by its name, else by its header."""
     found = []
     for path in sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in (".xlsx", ".xls")):
-        out.problems.append(Problem(str(path), None, _WORKBOOK))
+        findings.problem(Problem(str(path), None, _WORKBOOK))
     for path in sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".csv"):
         if path.name.lower() == OWNERS_FILE:
             continue
-        text = _load_text(path, options, out)
-        if text is None:
+        encoding = _check_text(path, options, findings)
+        if encoding is None:
             continue
-        delimiter = find_delimiter(text, mapping.known_columns(), options.delimiter)
-        header = next((r for _, r in _csv_rows(text, delimiter) if isinstance(r, list)), [])
+        head = _head(path, encoding)
+        delimiter = find_delimiter(head, mapping.known_columns(), options.delimiter)
+        header = next(
+            (r for _, r in _csv_rows(io.StringIO(head, newline=""), delimiter) if isinstance(r, list)), []
+        )
         fits = {stem: mapping.columns_for(stem, header) for stem in STEMS}
         columns, problem = identify(mapping.stem_by_name(path.name), fits)
         if problem:
-            out.problems.append(Problem(str(path), 1, _with_delimiter_hint(problem, header, delimiter)))
+            findings.problem(Problem(str(path), 1, _with_delimiter_hint(problem, header, delimiter)))
         elif columns is None:
-            out.notices.append(
+            findings.notice(
                 Problem(str(path), None, f"ignored: not a {mapping.name} export of {', '.join(STEMS)}")
             )
         else:
-            found.append(_Source(path, columns.stem, text, delimiter, columns))
+            found.append(_Source(path, columns.stem, encoding, delimiter, columns))
     return found
 
 
@@ -340,6 +358,126 @@ def _with_delimiter_hint(message: str, header: list[str], delimiter: str) -> str
     if len(header) == 1 and any(d in header[0] for d in DELIMITERS if d != delimiter):
         return f"{message} (read with delimiter {delimiter!r}: pass --delimiter if the file uses another)"
     return message
+
+
+class CrmStream:
+    """An export read record by record, in constant memory whatever the size of its files.
+
+    ``kinds`` (the source types whose files are present) is known before any row is read;
+    :meth:`records` reads the files parents first, each row once, as the caller consumes it; problems
+    and notices go to ``findings`` as they are found. :meth:`fraction` is the share of the export's
+    bytes read so far, for an estimate of the time left.
+    """
+
+    def __init__(self, sources: list[_Source], builder: _Builder, findings: Findings, max_words: int) -> None:
+        self._sources = sources
+        self._builder = builder
+        self._findings = findings
+        self._max_words = max_words
+        self.kinds = {SOURCE_TYPE[s.stem] for s in sources}
+        self._total = sum(s.path.stat().st_size for s in sources)
+        self._finished = 0  # bytes of the files read to the end
+        self._reading: BinaryIO | None = None
+
+    def fraction(self) -> float:
+        current = self._reading.tell() if self._reading is not None and not self._reading.closed else 0
+        return min(1.0, (self._finished + current) / self._total) if self._total else 1.0
+
+    def records(self) -> Iterator[Record]:
+        for stem in STEMS:
+            for source in (s for s in self._sources if s.stem == stem):
+                yield from self._read_file(source)
+                self._finished += source.path.stat().st_size
+
+    def _rows(self, source: _Source) -> Iterator[tuple[int, list[str] | dict[str, str] | RowError]]:
+        options = self._builder.options
+        encoding = source.encoding or _check_text(source.path, options, self._findings)
+        if encoding is None:
+            return
+        delimiter = source.delimiter
+        if delimiter is None and source.path.suffix != ".jsonl":
+            delimiter = find_delimiter(_head(source.path, encoding), COLUMNS[source.stem], options.delimiter)
+        with source.path.open("rb") as raw, io.TextIOWrapper(raw, encoding=encoding.name, newline="") as text:
+            self._reading = raw
+            try:
+                if source.path.suffix == ".jsonl":
+                    yield from _json_rows(text)
+                else:
+                    footer = source.columns.mapping.footer if source.columns is not None else ()
+                    yield from _csv_rows(text, delimiter or ",", footer)
+            finally:
+                self._reading = None
+
+    def _read_file(self, source: _Source) -> Iterator[Record]:
+        builder, findings = self._builder, self._findings
+        path, stem = source.path, source.stem
+        seen: dict[str, int] = {}
+        make = _makers(builder, max_words=self._max_words)[stem]
+        delimiter = source.delimiter or builder.options.delimiter or ","
+        line = 0
+        try:
+            for line, raw in self._rows(source):
+                if isinstance(raw, list):
+                    missing = [c for c in COLUMNS[stem] if c not in raw]
+                    if missing and source.columns is None:
+                        message = f"header lacks column(s): {', '.join(missing)}"
+                        crm = looks_like(raw)
+                        if crm:
+                            message += f" — it looks like a {crm} export: add --format {crm}"
+                        findings.problem(
+                            Problem(str(path), line, _with_delimiter_hint(message, raw, delimiter))
+                        )
+                        return
+                    continue
+                try:
+                    if isinstance(raw, RowError):
+                        raise raw
+                    if source.columns is not None:
+                        row = source.columns.row(raw, builder.owners or {})
+                    else:
+                        row = {c: raw.get(c, "") for c in COLUMNS[stem]} | {
+                            k: v for k, v in raw.items() if k not in COLUMNS[stem]
+                        }
+                    record = _keyed(stem, row, make, seen, line)
+                except (RowError, ValueProblem) as exc:
+                    message = source.columns.in_export_terms(str(exc)) if source.columns else str(exc)
+                    findings.problem(Problem(str(path), line, message))
+                    continue
+                yield record
+        except csv.Error as exc:
+            where = f"after line {line}" if line else "at its start"
+            findings.problem(
+                Problem(str(path), None, f"is not valid CSV {where} ({exc}); the rows after it were not read")
+            )
+
+
+def stream_crm(
+    root: Path,
+    findings: Findings,
+    *,
+    lookup: ParentLookup | None = None,
+    max_words: int = 160,
+    options: ReadOptions | None = None,
+    mapping: CrmMapping | None = None,
+) -> CrmStream:
+    """Find ``accounts``, ``deals``, ``contacts`` and ``notes`` under ``root``: Closer's own ``.csv`` or
+    ``.jsonl`` files, or with ``mapping`` a CRM's native CSV exports; their rows are read when the
+    returned stream's records are.
+
+    Parents are read first so children can inherit access; ``lookup`` resolves parents that were
+    loaded by an earlier ingest and are not in this export. ``options`` (command-line flags) win over
+    the mapping's ``[read]``.
+    """
+    options = options or ReadOptions()
+    if mapping is None:
+        builder = _Builder(lookup, options, stage_table({}))
+        sources = _closer_sources(root, findings)
+    else:
+        options = options.over(mapping.read)
+        owners = mapping.owners | _owners_file(root, options, findings)
+        builder = _Builder(lookup, options, mapping.stages, owners=owners)
+        sources = _mapped_sources(root, mapping, options, findings)
+    return CrmStream(sources, builder, findings, max_words)
 
 
 def read_crm(
@@ -350,44 +488,11 @@ def read_crm(
     options: ReadOptions | None = None,
     mapping: CrmMapping | None = None,
 ) -> CrmExport:
-    """Read ``accounts``, ``deals``, ``contacts`` and ``notes`` under ``root``: Closer's own ``.csv`` or
-    ``.jsonl`` files, or with ``mapping`` a CRM's native CSV exports.
-
-    Parents are read first so children can inherit access; ``lookup`` resolves parents that were
-    loaded by an earlier ingest and are not in this export. ``options`` (command-line flags) win over
-    the mapping's ``[read]``.
-    """
-    options = options or ReadOptions()
-    out = CrmExport()
-    if mapping is None:
-        builder = _Builder(lookup, options, stage_table({}))
-        sources = _closer_sources(root, out)
-    else:
-        options = options.over(mapping.read)
-        builder = _Builder(
-            lookup, options, mapping.stages, owners=mapping.owners | _owners_file(root, options, out)
-        )
-        sources = _mapped_sources(root, mapping, options, out)
-    for stem in STEMS:
-        for source in (s for s in sources if s.stem == stem):
-            out.kinds.add(SOURCE_TYPE[stem])
-            _read_file(source, builder, out, max_words=max_words)
-    return out
-
-
-def _rows(
-    source: _Source, builder: _Builder, out: CrmExport
-) -> Iterator[tuple[int, list[str] | dict[str, str] | RowError]]:
-    text = source.text if source.text is not None else _load_text(source.path, builder.options, out)
-    if text is None:
-        return
-    if source.path.suffix == ".jsonl":
-        yield from _json_rows(text)
-        return
-    if source.columns is not None:
-        yield from _csv_rows(text, source.delimiter or ",", source.columns.mapping.footer)
-        return
-    yield from _csv_rows(text, find_delimiter(text, COLUMNS[source.stem], builder.options.delimiter))
+    """The whole export at once (:func:`stream_crm`, read to the end): for small exports and tests."""
+    findings = Findings()
+    stream = stream_crm(root, findings, lookup=lookup, max_words=max_words, options=options, mapping=mapping)
+    records = list(stream.records())
+    return CrmExport(records, findings.problems, stream.kinds, findings.notices)
 
 
 def _makers(builder: _Builder, *, max_words: int) -> dict[str, Callable[[dict[str, str]], Record]]:
@@ -411,42 +516,6 @@ def _keyed(stem: str, row: dict[str, str], make: Callable[[dict[str, str]], Reco
     seen[key] = line
     row[id_col] = key
     return make(row)
-
-
-def _read_file(source: _Source, builder: _Builder, out: CrmExport, *, max_words: int) -> None:
-    path, stem = source.path, source.stem
-    seen: dict[str, int] = {}
-    make = _makers(builder, max_words=max_words)[stem]
-    delimiter = source.delimiter or builder.options.delimiter or ","
-    try:
-        for line, raw in _rows(source, builder, out):
-            if isinstance(raw, list):
-                missing = [c for c in COLUMNS[stem] if c not in raw]
-                if missing and source.columns is None:
-                    message = f"header lacks column(s): {', '.join(missing)}"
-                    crm = looks_like(raw)
-                    if crm:
-                        message += f" — it looks like a {crm} export: add --format {crm}"
-                    out.problems.append(
-                        Problem(str(path), line, _with_delimiter_hint(message, raw, delimiter))
-                    )
-                    return
-                continue
-            try:
-                if isinstance(raw, RowError):
-                    raise raw
-                if source.columns is not None:
-                    row = source.columns.row(raw, builder.owners or {})
-                else:
-                    row = {c: raw.get(c, "") for c in COLUMNS[stem]} | {
-                        k: v for k, v in raw.items() if k not in COLUMNS[stem]
-                    }
-                out.records.append(_keyed(stem, row, make, seen, line))
-            except (RowError, ValueProblem) as exc:
-                message = source.columns.in_export_terms(str(exc)) if source.columns else str(exc)
-                out.problems.append(Problem(str(path), line, message))
-    except csv.Error as exc:
-        out.problems.append(Problem(str(path), None, f"is not valid CSV ({exc})"))
 
 
 def read_rows(
@@ -477,4 +546,14 @@ def read_rows(
     return out
 
 
-__all__ = ["COLUMNS", "STAGES", "CrmExport", "Parent", "ParentLookup", "read_crm", "read_rows"]
+__all__ = [
+    "COLUMNS",
+    "STAGES",
+    "CrmExport",
+    "CrmStream",
+    "Parent",
+    "ParentLookup",
+    "read_crm",
+    "read_rows",
+    "stream_crm",
+]

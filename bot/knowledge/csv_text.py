@@ -15,8 +15,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 DELIMITERS = (",", ";", "\t", "|")
 FALLBACK_ENCODING = "cp1252"
@@ -35,54 +36,94 @@ class DecodeError(ValueError):
         self.line = line
 
 
+BLOCK = 1 << 20  # bytes decoded at a time: a file of any size is checked in constant memory
+
+
 @dataclass(frozen=True)
-class Text:
-    text: str
-    encoding: str
-    notice: str = ""  # set when the encoding was detected rather than known: tell the user
+class Encoding:
+    """How to read a file as text: ``name`` for :func:`open`; ``notice`` is set when the encoding was
+    detected rather than known (tell the user); ``empty`` when it holds only whitespace."""
+
+    name: str
+    notice: str = ""
+    empty: bool = False
 
 
-def _line_of(data: bytes, offset: int) -> int:
-    return data[:offset].count(b"\n") + 1
+class _BadByte(ValueError):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
 
 
-def decode(data: bytes, declared: str | None = None) -> Text:
+def _blocks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while block := f.read(BLOCK):
+            yield block
+
+
+def _read_through(blocks: Iterable[bytes], encoding: str) -> bool:
+    """Decode every block (nothing kept); True when there is text besides whitespace and a BOM.
+    Raises :class:`_BadByte` with the line of the first byte that is not ``encoding``."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    lines, has_text = 0, False
+    try:
+        for block in blocks:
+            text = decoder.decode(block)
+            has_text = has_text or bool(text.replace("\ufeff", "").strip())
+            lines += block.count(b"\n")
+        text = decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        # exc.object is this block, after the few bytes of a character cut at the last block's end
+        raise _BadByte(lines + exc.object[: exc.start].count(b"\n") + 1) from None
+    return has_text or bool(text.replace("\ufeff", "").strip())
+
+
+def detect(blocks: Callable[[], Iterable[bytes]], declared: str | None = None) -> Encoding:
+    """The encoding that reads the whole of ``blocks()`` (called once per encoding tried), decided as
+    the module says; raises :class:`DecodeError` naming the line where reading stopped."""
+    head = next(iter(blocks()), b"")[:4096]
     for bom, name in _BOMS:
-        if data.startswith(bom):
+        if head.startswith(bom):
             try:
-                return Text(data.decode(name), name)
-            except UnicodeDecodeError as exc:
-                raise DecodeError(
-                    f"starts with a {name} byte-order mark but is not {name} text", None
-                ) from exc
+                return Encoding(name, empty=not _read_through(blocks(), name))
+            except _BadByte:
+                message = f"starts with a {name} byte-order mark but is not {name} text"
+                raise DecodeError(message, None) from None
     if declared:
         try:
-            return Text(data.decode(declared), declared)
+            codecs.lookup(declared)
         except LookupError:
             raise DecodeError(f"--encoding {declared!r} is not an encoding Python knows") from None
-        except UnicodeDecodeError as exc:
-            raise DecodeError(f"is not {declared} text; {SAVE_AS_UTF8}", _line_of(data, exc.start)) from None
-    if b"\x00" in data[:4096]:
+        try:
+            return Encoding(declared, empty=not _read_through(blocks(), declared))
+        except _BadByte as exc:
+            raise DecodeError(f"is not {declared} text; {SAVE_AS_UTF8}", exc.line) from None
+    if b"\x00" in head:
         raise DecodeError(
             "holds NUL bytes: it may be UTF-16 without a byte-order mark; pass --encoding utf-16-le, or "
             + SAVE_AS_UTF8.removesuffix(" or pass --encoding"),
-            _line_of(data, data.index(b"\x00")),
+            head[: head.index(b"\x00")].count(b"\n") + 1,
         )
     try:
-        return Text(data.decode("utf-8"), "utf-8")
-    except UnicodeDecodeError as exc:
-        first_bad = _line_of(data, exc.start)
+        return Encoding("utf-8", empty=not _read_through(blocks(), "utf-8"))
+    except _BadByte as exc:
+        first_bad = exc.line
     try:
-        text = data.decode(FALLBACK_ENCODING)
-    except UnicodeDecodeError:
+        has_text = _read_through(blocks(), FALLBACK_ENCODING)
+    except _BadByte:
         raise DecodeError(
             f"is neither UTF-8 nor {FALLBACK_ENCODING} text; {SAVE_AS_UTF8}", first_bad
         ) from None
-    return Text(
-        text, FALLBACK_ENCODING,
+    return Encoding(
+        FALLBACK_ENCODING, empty=not has_text,
         notice=f"is not UTF-8 (line {first_bad}): read as {FALLBACK_ENCODING}, Excel's Windows encoding. "
         f"If names look wrong, {SAVE_AS_UTF8} (e.g. --encoding cp1250)",
     )  # fmt: skip
+
+
+def detect_file(path: Path, declared: str | None = None) -> Encoding:
+    """:func:`detect` over a file, read in blocks of :data:`BLOCK` bytes."""
+    return detect(lambda: _blocks(path), declared)
 
 
 def _header(text: str, delimiter: str) -> list[str]:
@@ -119,8 +160,9 @@ __all__ = [
     "FALLBACK_ENCODING",
     "SAVE_AS_UTF8",
     "DecodeError",
-    "Text",
-    "decode",
+    "Encoding",
+    "detect",
+    "detect_file",
     "find_delimiter",
     "header_key",
 ]

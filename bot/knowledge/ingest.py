@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,13 +19,14 @@ from bot.errors import InputError
 from bot.knowledge.embedder import Embedder
 from bot.knowledge.problems import Findings, Problem
 from bot.knowledge.records import Record, SourceType
-from bot.knowledge.store import ChunkStore, access_meta
+from bot.knowledge.store import ChunkStore, SourceState, access_meta
 
 # Chunks gathered before one embed call: the local embedder sorts a call's texts by token length and
 # batches neighbours, so a wider window pads less (docs/benchmarks.md, "Embedder throughput").
 EMBED_WINDOW = 512
 # The progress bar says the time left in words ("ETA 01:02:03"), with the rate it comes from.
 BAR = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed} elapsed, ETA {remaining}, {rate_fmt}]"
+STATE_BATCH = 500  # records whose stored state is read in one look-up
 LARGE_CHUNKS = 500  # a record this big is embedded after the others, with a notice
 
 
@@ -86,61 +87,58 @@ def ingest(
     prune: bool = False,
     allow_empty: bool = False,
     progress: bool = False,
-    expected: int | None = None,
+    fraction: Callable[[], float] | None = None,
     only_these: bool = False,
 ) -> IngestReport:
     """Write ``records`` (a list, or a generator that reads as it goes) into ``store``.
 
-    Records are written in batches as they come, so the first ones are searchable while later ones
-    are still read; a record of more than ``LARGE_CHUNKS`` chunks waits until the others are done,
-    with a notice. ``findings`` may still grow while ``records`` is consumed (a streamed reading).
-    ``only_these``: read back only the stored state of ``records`` (a list: a batch of a larger
-    sync), not of every record of ``kinds``; cannot be combined with ``prune``.
+    Memory stays flat whatever the size of the input or of the store: records are taken
+    ``STATE_BATCH`` (or ``EMBED_WINDOW`` chunks) at a time, their stored state is read for those keys
+    only, and the changed ones are embedded ``EMBED_WINDOW`` chunks at a time and written, so the
+    first ones are searchable while later ones are still read. A record of more than
+    ``LARGE_CHUNKS`` chunks waits until the others are done, with a notice. ``findings`` may still
+    grow while ``records`` is consumed (a streamed reading). ``fraction()``: the share of the input
+    read so far (a stream's bytes; for a list, the share of records seen), from which the progress
+    bar estimates its total and the time
+    left. ``only_these``: the caller passes a batch of a larger whole, so nothing may be pruned.
     """
     if prune and only_these:
         raise ValueError("prune needs the state of every record of the kinds, not only_these")
     started = time.perf_counter()
     findings = findings or Findings()
     report = IngestReport()
-    keys = [r.key for r in records] if only_these and isinstance(records, Sequence) else None
-    previous = store.sources(kinds, keys=keys)
-    stored = Counter(key.split(":", 1)[0] for key in previous)
     if prune and not allow_empty and isinstance(records, Sequence):
-        refuse_empty_prune(kinds, Counter(r.source_type for r in records), stored)
+        read_kinds = Counter(r.source_type for r in records)
+        refuse_empty_prune(kinds, read_kinds, _stored(store, [k for k in kinds if not read_kinds[k]]))
     read: Counter[str] = Counter()
-    present: set[str] = set()
-    parents: list[Record] = []
-    batch: list[Record] = []
-    large: list[Record] = []
-    regranted: list[Record] = []  # same text, new access: a metadata rewrite, nothing to embed
-
-    def stale(record: Record) -> bool:
-        state = previous.get(record.key)
-        return state is None or not state.complete or state.content_hash != record.content_hash
-
-    # The bar counts chunks to embed: exact for a list; for a stream of ``expected`` records, the
-    # total is estimated from the records seen so far, so the ETA sharpens as the run goes.
-    exact = sum(len(r.chunks) for r in records if stale(r)) if isinstance(records, Sequence) else None
-    seen, queued = 0, 0
+    present: set[str] = set()  # filled only for prune
+    pending: list[Record] = []  # read, stored state not looked up yet
+    batch: list[tuple[Record, SourceState | None]] = []  # to embed and write
+    large: list[tuple[Record, SourceState | None]] = []
+    seen, queued, inherited, pending_chunks = (
+        0,
+        0,
+        0,
+        0,
+    )  # inherited: stored chunks whose access followed a parent's
+    if fraction is None and isinstance(records, Sequence):
+        total = len(records)
+        fraction = lambda: seen / total if total else 1.0  # noqa: E731
 
     def flush() -> None:
-        texts = [c.text for r in batch for c in r.chunks]
+        texts = [c.text for r, _ in batch for c in r.chunks]
         vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
-        store.write(batch, vectors, previous)
+        store.write([r for r, _ in batch], vectors, {r.key: s for r, s in batch if s is not None})
         report.chunks += len(texts)
         bar.update(len(texts))
         batch.clear()
 
-    with tqdm(total=exact, unit="chunk", desc="embedding", disable=not progress, bar_format=BAR) as bar:
-        for record in records:
-            seen += 1
-            if exact is None and expected:
-                bar.total = max(queued, round(queued / seen * expected))
-            read[record.source_type] += 1
-            present.add(record.key)
-            if record.source_type in ("account", "deal"):
-                parents.append(record)
-            state = previous.get(record.key)
+    def look_up() -> None:
+        nonlocal queued, inherited
+        states = store.sources(kinds, keys=[r.key for r in pending])
+        regranted: list[Record] = []  # same text, new access: a metadata rewrite, nothing to embed
+        for record in pending:
+            state = states.get(record.key)
             if state is not None and state.complete and state.content_hash == record.content_hash:
                 if state.access == access_meta(record.access):
                     report.unchanged += 1
@@ -156,36 +154,67 @@ def ingest(
             if len(record.chunks) > LARGE_CHUNKS:
                 findings.notice(Problem(record.key, None, f"{len(record.chunks):,} chunks to embed; "
                                         "it is done after the others, and takes a while"))  # fmt: skip
-                large.append(record)
+                large.append((record, state))
                 continue
-            batch.append(record)
-            if sum(len(r.chunks) for r in batch) >= EMBED_WINDOW:
+            batch.append((record, state))
+            if sum(len(r.chunks) for r, _ in batch) >= EMBED_WINDOW:
                 flush()
+        store.set_access(regranted, states)
+        # Children stored by earlier ingests follow their parent's access, changed or not (this also
+        # repairs a store written before access was propagated).
+        inherited += store.inherit_access([r for r in pending if r.source_type in ("account", "deal")])
+        pending.clear()
+
+    with tqdm(total=0, unit="chunk", desc="embedding", disable=not progress, bar_format=BAR) as bar:
+        for record in records:
+            seen += 1
+            read[record.source_type] += 1
+            if prune:
+                present.add(record.key)
+            pending.append(record)
+            pending_chunks += len(record.chunks)
+            # A window's worth of chunks, or a large record (its notice is said as it is read).
+            if (
+                len(pending) >= STATE_BATCH
+                or pending_chunks >= EMBED_WINDOW
+                or len(record.chunks) > LARGE_CHUNKS
+            ):
+                look_up()
+                pending_chunks = 0
+            done = fraction() if fraction else 0.0
+            if done > 0:
+                bar.total = max(bar.n, round((queued + pending_chunks) / done))
+        if pending:
+            look_up()
         if batch:
             flush()
         bar.total = queued
-        for record in large:
-            batch.append(record)
+        for one in large:
+            batch.append(one)
             flush()
-    store.set_access(regranted, previous)
-    # Children stored by earlier ingests follow their parent's access, changed or not (this also
-    # repairs a store written before access was propagated).
-    inherited = store.inherit_access(parents)
     report.problems, report.notices = findings.problems, findings.notices
     if prune:
         if report.problems:
             # A skipped row is not a deleted record: never prune on a partial reading.
             report.prune_skipped = True
         else:
+            gone_keys = [k for k in dict.fromkeys(store.source_keys(kinds)) if k not in present]
             if not allow_empty:
-                refuse_empty_prune(kinds, read, stored)
-            gone = [state for key, state in previous.items() if key not in present]
+                refuse_empty_prune(kinds, read, Counter(k.split(":", 1)[0] for k in gone_keys))
+            gone = list(store.sources(kinds, keys=gone_keys).values()) if gone_keys else []
             store.delete(gone)
             report.removed = len(gone)
-    if report.added or report.updated or regranted or inherited or report.removed:
+    if report.added or report.updated or inherited or report.removed:
         store.bump_generation()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _stored(store: ChunkStore, kinds: Sequence[SourceType]) -> Counter[str]:
+    """How many records of each of ``kinds`` the store holds (read page by page)."""
+    if not kinds:
+        return Counter()
+    return Counter(key.split(":", 1)[0] for key in dict.fromkeys(store.source_keys(kinds)))
 
 
 def remove(keys: Sequence[str], kinds: Sequence[SourceType], *, store: ChunkStore) -> int:

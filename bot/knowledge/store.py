@@ -313,6 +313,17 @@ class ChunkStore:
             ]
         )
 
+    def source_keys(self, kinds: Sequence[SourceType]) -> Iterator[str]:
+        """The ``type:id`` key of every stored record of these source types, read page by page (a
+        key may come more than once: one per chunk that is not next to its record's others)."""
+        last = None
+        for page in self._pages({"source_type": {"$in": list(kinds)}}, ["metadatas"]):
+            for meta in page["metadatas"]:
+                key = str(meta["source_key"])
+                if key != last:
+                    yield key
+                last = key
+
     def _states(self, wheres: list[dict[str, Any]]) -> dict[str, SourceState]:
         seen: dict[str, tuple[str, list[str], int, bool, dict[str, str] | None]] = {}
         pages = (page for where in wheres for page in self._pages(where, ["metadatas"]))
