@@ -207,11 +207,16 @@ def build_part(
         total_df = [int(d) + base.df(word) for d, word in zip(df.tolist(), table, strict=True)]
     n = stats.n_docs
     idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in total_df], np.float32)
-    # The Lucene variant in float64, stored as float32, exactly as bm25s computes it.
-    norm = k1 * ((1 - b) + b * doc_len[doc].astype(np.float64) / stats.avgdl)
-    tf64 = tf.astype(np.float64)
-    scores = (idf[tok].astype(np.float64) * (tf64 / (norm + tf64))).astype(np.float32)
-    del norm, tf64, tf
+    # The Lucene variant in float64, stored as float32, exactly as bm25s computes it; a block at a
+    # time, so the float64 temporaries stay small.
+    scores = np.empty(len(tf), np.float32)
+    step = 1 << 21
+    for lo in range(0, len(tf), step):
+        part = slice(lo, lo + step)
+        norm = k1 * ((1 - b) + b * doc_len[doc[part]].astype(np.float64) / stats.avgdl)
+        tf64 = tf[part].astype(np.float64)
+        scores[part] = idf[tok[part]].astype(np.float64) * (tf64 / (norm + tf64))
+    del tf
     order = np.argsort(tok, kind="stable")
     indptr = np.zeros(n_vocab + 1, np.int64)
     np.cumsum(df, out=indptr[1:])
