@@ -46,6 +46,7 @@ BENCHES = (
     Bench("claim_check", ()),
     Bench("crm_sync", ("--objects", "2000", "--real", "0"), ("--objects", "50000", "--real", "2000")),
     Bench("scifact", (), in_quick=False),
+    Bench("embedder_quality", (), in_quick=False),  # needs the SciFact data, like scifact
 )
 HELPERS = {"__init__", "run_all", "slack_common", "synthetic"}  # modules that are not benchmarks
 
