@@ -47,14 +47,15 @@ from tests.support.services import (
     stop,
 )
 
-pytestmark = pytest.mark.slow
+# The digest test waits for a whole minute, and a start-up that overran it starts the fleet again
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 SECRET = "fleet-signing-secret-2c71"
 TOKEN = "xoxb-fleet-token-90ad"
 LLM_KEY = "sk-fleet-4410"
 REPS = {"UALICE": ALICE, "UBOB": BOB, "UCAROL": CAROL}  # every rep on an open deal of small_export
 DIGEST_CHANNELS = {"DALICE": ALICE, "DBOB": BOB, "DCAROL": CAROL}  # the fake's conversations.open
-LEAD_SECONDS = 12.0  # replica start-up (~5 s here) + schedule sync; more when a start-up overran it
+LEAD_SECONDS = 20.0  # replica start-up (~5 s alone, more beside another test worker) + schedule sync
 CLI_HEAD_START = 1.0  # `closer digest --send` starts this early: it loads for ~1.3 s, then sends
 INDEX_REFRESH_SECONDS = 1.0
 SMALL_EXPORT_RECORDS = 11  # 2 accounts, 3 deals, 2 contacts, 4 notes
