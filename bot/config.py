@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     embedding_model: str = "text-embedding-3-small"
     embedding_model_dir: Path | None = None
     embedding_threads: int = Field(0, ge=0, description="onnxruntime threads; 0 = all cores")
+    embedding_precision: Literal["fp32", "int8"] = Field(
+        "fp32", description="local embedder: fp32, or int8 (faster ingest; a store is built with one of them)"
+    )
     chroma_path: Path = Path("./data/chroma")
     chroma_url: str | None = None
     cache_dir: Path = Path("./data/cache")

@@ -66,7 +66,10 @@ def make_embedder(settings: Settings) -> Embedder:
         else:
             base, key = settings.llm_base_url, settings.llm_api_key
         return OpenAIEmbedder(base_url=base, api_key=key, model=settings.embedding_model)
-    return LocalEmbedder(settings.embedding_model_dir, threads=settings.embedding_threads)
+    return LocalEmbedder(
+        settings.embedding_model_dir, threads=settings.embedding_threads,
+        precision=settings.embedding_precision, cache_dir=settings.cache_dir,
+    )  # fmt: skip
 
 
 def doc_limits(settings: Settings) -> DocLimits:

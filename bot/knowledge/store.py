@@ -175,7 +175,8 @@ class ChunkStore:
         if built_with and built_with != embedder_id:
             raise StoreError(
                 f"the {describe(settings)} was built with embedder {built_with}, but {embedder_id} is "
-                "configured; use the same EMBEDDING_PROVIDER, or ingest into a new store"
+                "configured; use the same EMBEDDING_PROVIDER and EMBEDDING_PRECISION, or ingest into a new "
+                "store"
             )
         return cls(client, col, settings)
 
