@@ -37,6 +37,7 @@ BENCHES = (
     Bench("ask_overhead", ("--asks", "20")),
     Bench("ingest_throughput", ("--copies", "1")),
     Bench("embedder_throughput", ("--copies", "1", "--rounds", "1")),
+    Bench("ingest_memory", ("--rows", "2000"), ("--rows", "2000,20000")),
     Bench("sample_quality", ()),
     Bench("feedback_replay", ()),
     Bench("store_memory", ("--chunks", "5000")),
