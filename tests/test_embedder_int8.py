@@ -3,6 +3,7 @@ pinned weights and kept in CACHE_DIR, and never mixed with an fp32 store."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,16 @@ def test_a_store_built_with_fp32_refuses_int8_and_says_which_setting(tmp_path: P
     with pytest.raises(StoreError, match="EMBEDDING_PRECISION"):
         KnowledgeBase.open(int8)
     KnowledgeBase.open(fp32)  # and it still opens as it was built
+
+
+def test_building_the_int8_graph_prints_no_quantizer_advice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # onnxruntime's quantizer logs "Please consider to run pre-processing …" on the root logger (and,
+    # with no root handler yet, sets one up as a side effect): neither may reach a user's terminal.
+    root = logging.getLogger()
+    handlers, filters = list(root.handlers), list(root.filters)
+    with caplog.at_level(logging.DEBUG):
+        LocalEmbedder(precision="int8", cache_dir=tmp_path)._int8_graph()
+    assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]
+    assert root.handlers == handlers and root.filters == filters

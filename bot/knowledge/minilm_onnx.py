@@ -16,9 +16,11 @@ than doubled it).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -190,8 +192,29 @@ def quantize_minilm(graph: bytes, weights: Mapping[str, np.ndarray]) -> bytes:
     ]
     with tempfile.TemporaryDirectory(prefix="closer-int8-") as tmp:
         out = Path(tmp) / "minilm-int8.onnx"
-        quantize_dynamic(
-            model, out, op_types_to_quantize=["MatMul"], nodes_to_quantize=chosen, per_channel=True,
-            weight_type=QuantType.QInt8,
-        )  # fmt: skip
+        with _without_preprocessing_advice():
+            quantize_dynamic(
+                model, out, op_types_to_quantize=["MatMul"], nodes_to_quantize=chosen, per_channel=True,
+                weight_type=QuantType.QInt8,
+            )  # fmt: skip
         return out.read_bytes()
+
+
+@contextlib.contextmanager
+def _without_preprocessing_advice() -> Iterator[None]:
+    """onnxruntime's quantizer advises "pre-processing" on the root logger (meant for image models,
+    not this graph). Keep that line out of Closer's output, and keep it from configuring the root
+    logger as a side effect (``logging.warning`` does when the root has no handler)."""
+
+    def advice(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Please consider to run pre-processing")
+
+    root = logging.getLogger()
+    guard = logging.NullHandler()
+    root.addFilter(advice)
+    root.addHandler(guard)
+    try:
+        yield
+    finally:
+        root.removeHandler(guard)
+        root.removeFilter(advice)
