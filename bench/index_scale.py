@@ -11,8 +11,8 @@ step is a separate process that opens it the way ``closer`` does, with an empty 
    running index serves them is measured (and that no search failed meanwhile);
 3. with ``--server``: a ``chroma run`` server on the store serves step 1 again over HTTP, and the
    server's own peak RSS is read from /proc.
-Without ``--store`` the index is built from the synthetic pages directly (no Chroma), snapshotted,
-and step 2 runs on that snapshot without the 1% step.
+Without ``--store`` the index is built from the synthetic pages directly (no Chroma) by the same
+``snapshot.build`` a first start uses, and step 2 runs on that snapshot without the 1% step.
 """
 
 from __future__ import annotations
@@ -48,10 +48,8 @@ if args["store"]:
 else:
     from bench.synthetic import corpus_batches
     from bot.knowledge import snapshot
-    from bot.knowledge.index import SearchIndex
-    index = SearchIndex.from_pages(corpus_batches(args["chunks"]), k1=1.2, b=0.4)
-    snapshot.save(index, __import__("pathlib").Path(args["snapshot"]), "synthetic")
-    n = len(index)
+    root = __import__("pathlib").Path(args["snapshot"])
+    n = len(snapshot.build(corpus_batches(args["chunks"]), root, "synthetic", k1=1.2, b=0.4))
 now, peak = rss()
 print(json.dumps({"rows": n, "build_s": round(time.perf_counter() - t, 1), "build_peak_rss_mb": peak}))
 """

@@ -8,6 +8,7 @@ and can be memory-mapped from a snapshot file.
 from __future__ import annotations
 
 import itertools
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar, overload
 
@@ -123,10 +124,44 @@ class StringTable(RowSequence[str]):
         return np.fromiter((lookup[s] for s in strings), np.int32)
 
 
-def interned(values: Sequence[str]) -> tuple[StringTable, np.ndarray]:
+def interned(values: Iterable[str]) -> tuple[StringTable, np.ndarray]:
     """A sorted table of the distinct ``values`` and each value's code in it."""
-    table = StringTable.sorted_unique(values)
-    return table, table.codes(values)
+    interner = Interner()
+    for value in values:
+        interner.add(value)
+    return interner.table()
+
+
+class Interner:
+    """Values added one by one, kept as a code each (4 bytes a value, each distinct string once)."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, int] = {}
+        self.codes = array("i")
+
+    def code(self, value: str) -> int:
+        """The code of ``value`` (in order of first appearance), without adding it to :attr:`codes`."""
+        return self._code.setdefault(value, len(self._code))
+
+    def add(self, value: str) -> None:
+        self.codes.append(self._code.setdefault(value, len(self._code)))
+
+    def __len__(self) -> int:
+        return len(self._code)
+
+    def ranks(self) -> tuple[StringTable, np.ndarray]:
+        """The distinct values as a sorted table, and the position in it of each code."""
+        words = list(self._code)
+        order = sorted(range(len(words)), key=words.__getitem__)
+        rank = np.empty(len(words), np.int32)
+        rank[order] = np.arange(len(words), dtype=np.int32)
+        return StringTable.of(words[i] for i in order), rank
+
+    def table(self) -> tuple[StringTable, np.ndarray]:
+        """The distinct values as a sorted table, and each added value's position in it."""
+        table, rank = self.ranks()
+        codes = np.frombuffer(self.codes, np.int32) if len(self.codes) else np.zeros(0, np.int32)
+        return table, rank[codes]
 
 
 class Postings:
@@ -148,10 +183,17 @@ class Postings:
         return cls(keys, indptr, order.astype(np.int32))
 
     @classmethod
-    def of_pairs(cls, keys: Sequence[str], rows: Sequence[int]) -> Postings:
-        """Postings of (key, row) pairs."""
-        table, codes = interned(keys)
-        return cls.of_codes(table, codes).remap(np.asarray(rows, np.int32))
+    def of_members(cls, sets: StringTable, codes: np.ndarray, sep: str) -> Postings:
+        """Postings of the members of each row's set: ``sets[codes[row]]`` is ``sep``-joined keys."""
+        members = [[key for key in s.split(sep) if key] for s in sets]
+        table, flat = interned(key for keys in members for key in keys)
+        ptr = np.zeros(len(members) + 1, np.int64)
+        np.cumsum([len(keys) for keys in members], out=ptr[1:])
+        count = (ptr[1:] - ptr[:-1])[codes]  # members of each row
+        first = np.cumsum(count) - count  # each row's first pair
+        rows = np.repeat(np.arange(len(codes), dtype=np.int32), count)
+        pairs = np.arange(int(count.sum()), dtype=np.int64) + np.repeat(ptr[:-1][codes] - first, count)
+        return cls.of_codes(table, flat[pairs]).remap(rows)
 
     def remap(self, rows: np.ndarray) -> Postings:
         """The same postings with each stored position replaced by ``rows[position]``."""

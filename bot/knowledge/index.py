@@ -18,13 +18,15 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, TypeVar
 
 import numpy as np
 
 from bot.identity.viewer import Viewer
-from bot.knowledge.columns import EMPTY_ROWS, Postings, RowView, StringTable, interned, search_sorted
+from bot.knowledge.columns import EMPTY_ROWS, Interner, Postings, RowView, StringTable, search_sorted
 from bot.knowledge.lexical import Bm25Part, LexicalIndex, build_part, identifiers
+from bot.knowledge.spool import Spool
 
 T = TypeVar("T")
 Page = tuple[Sequence["ChunkMeta"], Sequence[str], np.ndarray]  # metas, texts, vectors of some rows
@@ -190,83 +192,76 @@ class Segment:
 
 
 class _Columns:
-    """What a build collects row by row before it becomes a :class:`Segment`."""
+    """What a build collects row by row before it becomes a :class:`Segment`: metadata as codes,
+    the large columns (vectors, their int8 codes, texts) in spools — in ``spill``'s files if given."""
 
-    def __init__(self) -> None:
+    def __init__(self, spill: Path | None) -> None:
         self.ids: list[str] = []
-        self.types: list[str] = []
-        self.sources: list[str] = []
-        self.titles: list[str] = []
-        self.deals: list[str] = []
-        self.accounts: list[str] = []
-        self.updated: list[str] = []
-        self.readers: list[str] = []
-        self.public: list[bool] = []
-        self.text_blob = bytearray()  # one growing buffer: a bytes object per text costs 33 bytes more
+        self.types, self.sources, self.titles, self.deals = Interner(), Interner(), Interner(), Interner()
+        self.accounts, self.updated, self.readers = Interner(), Interner(), Interner()
+        self.public = array("b")
+        self.text_blob = Spool(np.uint8, spill, "texts.blob")
         self.text_ends = array("q")
-        self.vectors: list[np.ndarray] = []
-        self.ident_keys: list[str] = []
-        self.ident_rows: list[int] = []
+        self.exact = Spool(np.float32, spill, "exact")
+        self.codes = Spool(np.int8, spill, "codes")
+        self.scale = Spool(np.float32, spill, "scale")
+        self.idents = Interner()
+        self.ident_rows = array("i")
         self.dim = 0
-        self._shared: dict[str, str] = {}
-
-    def _one(self, value: str) -> str:
-        return self._shared.setdefault(value, value)
 
     def texts_of(self, pages: Iterable[Page]) -> Iterator[str]:
         """Record the pages' columns and yield their texts (the BM25 build reads them once)."""
         row = 0
+        size = 0
         for metas, texts, vectors in pages:
             vectors = np.asarray(vectors, np.float32)
             if vectors.ndim == 2:
                 self.dim = vectors.shape[1]
-            self.vectors.append(vectors.reshape(len(metas), self.dim) if len(metas) else vectors)
+            if len(metas):
+                vectors = vectors.reshape(len(metas), self.dim)
+                self.exact.append(vectors)
+                codes, scale = quantize(vectors)
+                self.codes.append(codes)
+                self.scale.append(scale)
+            blob = bytearray()
             for meta, text in zip(metas, texts, strict=True):
                 self.ids.append(meta.chunk_id)
-                self.types.append(self._one(meta.source_type))
-                self.sources.append(self._one(meta.source_key))
-                self.titles.append(self._one(meta.title))
-                self.deals.append(self._one(meta.deal_id))
-                self.accounts.append(self._one(meta.account_id))
-                self.updated.append(self._one(meta.updated_at))
-                self.readers.append(self._one(";".join(meta.readers)))
+                self.types.add(meta.source_type)
+                self.sources.add(meta.source_key)
+                self.titles.add(meta.title)
+                self.deals.add(meta.deal_id)
+                self.accounts.add(meta.account_id)
+                self.updated.add(meta.updated_at)
+                self.readers.add(";".join(meta.readers))
                 self.public.append(meta.visibility == "public")
-                self.text_blob += text.encode()
-                self.text_ends.append(len(self.text_blob))
+                blob += text.encode()
+                self.text_ends.append(size + len(blob))
                 for ident in identifiers(text):
-                    self.ident_keys.append(ident)
+                    self.idents.add(ident)
                     self.ident_rows.append(row)
                 row += 1
                 yield text
+            size += len(blob)
+            self.text_blob.append(np.frombuffer(blob, np.uint8))
 
     def segment(self) -> Segment:
         n = len(self.ids)
         chunk_ids = StringTable.of(self.ids)
         id_order = np.argsort(np.array(self.ids, dtype=object), kind="stable").astype(np.int32)
         self.ids.clear()
-        types, type_codes = interned(self.types)
-        sources, source_codes = interned(self.sources)
-        titles, title_codes = interned(self.titles)
-        deals, deal_codes = interned(self.deals)
-        accounts, account_codes = interned(self.accounts)
-        updated, updated_codes = interned(self.updated)
-        reader_sets, reader_codes = interned(self.readers)
-        public = np.array(self.public, bool).reshape(n)
-        emails = [(e, r) for r, rs in enumerate(self.readers) for e in rs.split(";") if e]
-        readers = Postings.of_pairs([e for e, _ in emails], [r for _, r in emails])
-        del emails
+        types, type_codes = self.types.table()
+        sources, source_codes = self.sources.table()
+        titles, title_codes = self.titles.table()
+        deals, deal_codes = self.deals.table()
+        accounts, account_codes = self.accounts.table()
+        updated, updated_codes = self.updated.table()
+        reader_sets, reader_codes = self.readers.table()
+        public = np.frombuffer(self.public, np.int8).astype(bool) if n else np.zeros(0, bool)
         offsets = np.zeros(n + 1, np.int64)
         offsets[1:] = np.frombuffer(self.text_ends, np.int64) if n else offsets[1:]
-        texts = StringTable(np.frombuffer(self.text_blob, np.uint8), offsets)
-        exact = np.empty((n, self.dim), np.float32)  # filled block by block: never two copies at once
-        filled = 0
-        self.vectors.reverse()
-        while self.vectors:
-            block = self.vectors.pop()
-            exact[filled : filled + len(block)] = block
-            filled += len(block)
-        self.vectors.clear()
-        codes, scale = quantize(exact)
+        texts = StringTable(self.text_blob.finish(), offsets)
+        exact = self.exact.finish(tail=(self.dim,))
+        codes, scale = self.codes.finish(tail=(self.dim,)), self.scale.finish()
         doc = types.find("doc")
         not_doc = type_codes != doc if doc >= 0 else np.ones(n, bool)
         no_account = accounts.find("")
@@ -275,26 +270,29 @@ class _Columns:
             account_of = np.where(account_codes == no_account, -1, account_of)
         account_rows = Postings.of_codes(accounts, np.where(account_of < 0, len(accounts), account_of),
                                          skip=len(accounts))  # fmt: skip
+        ident_keys, ident_codes = self.idents.table()
+        ident_rows = (
+            np.frombuffer(self.ident_rows, np.int32) if len(self.ident_rows) else np.zeros(0, np.int32)
+        )
         return Segment(
             chunk_ids, id_order, types, type_codes.astype(np.int8), sources, source_codes, titles,
             title_codes, deals, deal_codes, accounts, account_codes, updated, updated_codes,
-            reader_sets, reader_codes, public, texts, codes, scale, exact, readers,
-            Postings.of_pairs(self.ident_keys, self.ident_rows), Postings.of_codes(sources, source_codes),
-            account_rows,
+            reader_sets, reader_codes, public, texts, codes, scale, exact,
+            Postings.of_members(reader_sets, reader_codes, ";"),
+            Postings.of_codes(ident_keys, ident_codes).remap(ident_rows),
+            Postings.of_codes(sources, source_codes), account_rows,
         )  # fmt: skip
 
 
 def build_segment(
-    pages: Iterable[Page], *, k1: float, b: float, base: LexicalIndex | None = None
+    pages: Iterable[Page], *, k1: float, b: float, base: LexicalIndex | None = None, spill: Path | None = None
 ) -> tuple[Segment, Bm25Part, LexicalIndex | None]:
-    """A segment of ``pages`` and its BM25 part (a new lexical index without ``base``)."""
-    columns = _Columns()
-    texts = columns.texts_of(pages)
-    if base is None:
-        lexical = LexicalIndex.build(texts, k1=k1, b=b)
-        return columns.segment(), lexical.parts[0], lexical
-    part, _ = build_part(texts, k1=k1, b=b, base=base)
-    return columns.segment(), part, None
+    """A segment of ``pages`` and its BM25 part (a new lexical index without ``base``). With ``spill``
+    (a folder), the large arrays are written there as the pages arrive and come back memory-mapped."""
+    columns = _Columns(spill)
+    part, stats = build_part(columns.texts_of(pages), k1=k1, b=b, base=base, spill=spill)
+    lexical = LexicalIndex([part], stats, k1=k1, b=b) if base is None else None
+    return columns.segment(), part, lexical
 
 
 class SearchIndex:
@@ -325,8 +323,11 @@ class SearchIndex:
         return index
 
     @classmethod
-    def from_pages(cls, pages: Iterable[Page], *, k1: float = 0.9, b: float = 0.4) -> SearchIndex:
-        segment, _, lexical = build_segment(pages, k1=k1, b=b)
+    def from_pages(
+        cls, pages: Iterable[Page], *, k1: float = 0.9, b: float = 0.4, spill: Path | None = None
+    ) -> SearchIndex:
+        """A full build (one segment) of ``pages``; ``spill``: see :func:`build_segment`."""
+        segment, _, lexical = build_segment(pages, k1=k1, b=b, spill=spill)
         assert lexical is not None
         return cls.of_segments([segment], lexical)
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 import math
 import re
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-from bot.knowledge.columns import StringTable
+from bot.knowledge.columns import Interner, StringTable
+from bot.knowledge.spool import Spool
 
 _TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|[^\W_]+(?:[-_./:#][^\W_]+)*")
 _SEPARATORS = re.compile(r"[-_./:#]")
@@ -158,69 +160,135 @@ class LexicalIndex:
         return out
 
 
+_TRIPLE = (("doc", np.int32), ("tok", np.int32), ("tf", np.float32))  # scratch columns of a build
+COUNT_TOKENS = 1 << 21  # tokens of a block of rows counted at once
+RANGE_ENTRIES = 1 << 22  # matrix entries of a range of tokens sorted at once (64 ranges at most)
+
+
 def build_part(
-    texts: Iterable[str], *, k1: float, b: float, base: LexicalIndex | None = None
+    texts: Iterable[str], *, k1: float, b: float, base: LexicalIndex | None = None, spill: Path | None = None
 ) -> tuple[Bm25Part, Bm25Stats]:
     """The BM25 matrix of ``texts``. Without ``base`` its statistics are its own; with ``base``,
-    document frequencies add the base's and the row count and mean length are the base's."""
-    vocab: dict[str, int] = {"": 0}  # an empty text counts as one empty token, as in bm25s
-    ids = array("i")
+    document frequencies add the base's and the row count and mean length are the base's.
+
+    The texts are read once: each block of rows becomes (row, token, term frequency) triples, in
+    memory or, with ``spill`` (a folder), in scratch files there. The token-major matrix is then
+    filled a range of tokens at a time from those triples, so no step holds all of them sorted; with
+    ``spill`` its ``indices`` and ``data`` are written to ``bm25.indices.npy`` / ``bm25.data.npy``.
+    """
+    vocab = Interner()
+    vocab.code("")  # an empty text counts as one empty token, as in bm25s
+    triples = [Spool(dtype, spill, f"scratch.bm25.{name}") for name, dtype in _TRIPLE]
+    try:
+        lengths, df = _count_terms(texts, vocab, *triples)
+        table, rank = vocab.ranks()
+        n_docs, n_vocab = len(lengths), len(vocab)
+        doc_len = np.frombuffer(lengths, np.int32) if n_docs else np.zeros(0, np.int32)
+        df_sorted = np.zeros(n_vocab, np.int64)
+        df_sorted[rank[: len(df)]] = df
+        if base is None:
+            stats = Bm25Stats(n_docs, float(doc_len.mean()) if n_docs else 1.0)
+            total_df = df_sorted.tolist()
+        else:
+            stats = base.stats
+            total_df = [int(d) + base.df(word) for d, word in zip(df_sorted.tolist(), table, strict=True)]
+        n = stats.n_docs
+        idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in total_df], np.float32)
+        indptr = np.zeros(n_vocab + 1, np.int64)
+        np.cumsum(df_sorted, out=indptr[1:])
+        indices, data = Spool(np.int32, spill, "bm25.indices"), Spool(np.float32, spill, "bm25.data")
+        for doc, tok, tf in _by_token(triples, rank, _token_ranges(indptr), spill):
+            # The Lucene variant in float64, stored as float32, exactly as bm25s computes it.
+            norm = k1 * ((1 - b) + b * doc_len[doc].astype(np.float64) / stats.avgdl)
+            tf64 = tf.astype(np.float64)
+            indices.append(doc)
+            data.append(idf[tok].astype(np.float64) * (tf64 / (norm + tf64)))
+        return Bm25Part(table, indptr, indices.finish(), data.finish(), n_docs), stats
+    finally:
+        for spool in triples:
+            spool.discard()
+
+
+def _count_terms(
+    texts: Iterable[str], vocab: Interner, docs: Spool, toks: Spool, tfs: Spool
+) -> tuple[array[int], np.ndarray]:
+    """Tokenize ``texts`` into ``vocab``; append each row's distinct (row, token, count) in blocks of
+    rows. Returns the token count of each row and each token's document frequency (by token code)."""
     lengths = array("i")
-    for text in texts:
-        before = len(ids)
-        ids.extend(vocab.setdefault(tok, len(vocab)) for tok in tokenize(text))
-        if len(ids) == before:
-            ids.append(0)
-        lengths.append(len(ids) - before)
-    n_docs, n_vocab = len(lengths), len(vocab)
-    flat = np.frombuffer(ids, np.int32) if len(ids) else np.zeros(0, np.int32)
-    doc_len = np.frombuffer(lengths, np.int32) if n_docs else np.zeros(0, np.int32)
-    # Tokens renumbered in sorted order, so the vocabulary is a sorted string table (binary search).
-    words = list(vocab)
-    del vocab
-    rank = np.empty(n_vocab, np.int32)
-    rank[np.argsort(np.array(words, dtype=object), kind="stable")] = np.arange(n_vocab, dtype=np.int32)
-    table = StringTable.of(sorted(words))
-    # (row, token, term frequency) of each distinct token of each row, a block of rows at a time.
-    docs, toks, tfs = [], [], []
-    ends = np.cumsum(doc_len, dtype=np.int64)
-    block = 50_000
-    for lo in range(0, n_docs, block):
-        hi = min(lo + block, n_docs)
-        first, last = (ends[lo - 1] if lo else 0), ends[hi - 1]
-        row = np.repeat(np.arange(lo, hi, dtype=np.int64), doc_len[lo:hi])
-        keys, counts = np.unique(row * n_vocab + rank[flat[first:last]], return_counts=True)
-        docs.append((keys // n_vocab).astype(np.int32))
-        toks.append((keys % n_vocab).astype(np.int32))
+    pending = array("i")  # token codes of the rows not yet counted
+    df = np.zeros(0, np.int64)
+    first = 0  # the first row not yet counted
+
+    def count() -> None:
+        nonlocal df, first, pending
+        rows = len(lengths) - first
+        if not rows:
+            return
+        width = len(vocab)
+        local = np.repeat(np.arange(rows, dtype=np.int64), np.frombuffer(lengths, np.int32)[first:])
+        keys, counts = np.unique(local * width + np.frombuffer(pending, np.int32), return_counts=True)
+        tok = (keys % width).astype(np.int32)
+        docs.append((keys // width).astype(np.int32) + np.int32(first))
+        toks.append(tok)
         tfs.append(counts.astype(np.float32))
-    del flat, ids
-    doc = np.concatenate(docs) if docs else np.zeros(0, np.int32)
-    tok = np.concatenate(toks) if toks else np.zeros(0, np.int32)
-    tf = np.concatenate(tfs) if tfs else np.zeros(0, np.float32)
-    del docs, toks, tfs
-    df = np.bincount(tok, minlength=n_vocab)
-    if base is None:
-        stats = Bm25Stats(n_docs, float(doc_len.mean()) if n_docs else 1.0)
-        total_df = df.tolist()
-    else:
-        stats = base.stats
-        total_df = [int(d) + base.df(word) for d, word in zip(df.tolist(), table, strict=True)]
-    n = stats.n_docs
-    idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in total_df], np.float32)
-    # The Lucene variant in float64, stored as float32, exactly as bm25s computes it; a block at a
-    # time, so the float64 temporaries stay small.
-    scores = np.empty(len(tf), np.float32)
-    step = 1 << 21
-    for lo in range(0, len(tf), step):
-        part = slice(lo, lo + step)
-        norm = k1 * ((1 - b) + b * doc_len[doc[part]].astype(np.float64) / stats.avgdl)
-        tf64 = tf[part].astype(np.float64)
-        scores[part] = idf[tok[part]].astype(np.float64) * (tf64 / (norm + tf64))
-    del tf
-    order = np.argsort(tok, kind="stable")
-    indptr = np.zeros(n_vocab + 1, np.int64)
-    np.cumsum(df, out=indptr[1:])
-    indices = doc[order]
-    del doc
-    data = scores[order]
-    return Bm25Part(table, indptr, indices, data, n_docs), stats
+        seen = np.bincount(tok, minlength=width)
+        seen[: len(df)] += df
+        df, first, pending = seen, len(lengths), array("i")
+
+    for text in texts:
+        before = len(pending)
+        pending.extend(vocab.code(tok) for tok in tokenize(text))
+        if len(pending) == before:
+            pending.append(0)
+        lengths.append(len(pending) - before)
+        if len(pending) >= COUNT_TOKENS:
+            count()
+    count()
+    return lengths, df
+
+
+def _token_ranges(indptr: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive ranges of tokens of about :data:`RANGE_ENTRIES` matrix entries each (a single
+    token may be more), at most ~64 ranges."""
+    entries = max(RANGE_ENTRIES, int(indptr[-1]) // 64)
+    ranges, lo, n_vocab = [], 0, len(indptr) - 1
+    while lo < n_vocab:
+        hi = int(np.searchsorted(indptr, indptr[lo] + entries, side="right")) - 1
+        hi = min(max(hi, lo + 1), n_vocab)
+        ranges.append((lo, hi))
+        lo = hi
+    return ranges
+
+
+def _by_token(
+    triples: Sequence[Spool], rank: np.ndarray, ranges: Sequence[tuple[int, int]], spill: Path | None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(row, token rank, tf) of each range of tokens in turn, ordered by token then row: one pass
+    over the triples deals them into a bucket per range, then each bucket is sorted on its own."""
+    bounds = np.array([lo for lo, _ in ranges], np.int64)
+    buckets = [[Spool(dtype, spill, f"scratch.bm25.{i}.{name}") for name, dtype in _TRIPLE]
+               for i in range(len(ranges))]  # fmt: skip
+    try:
+        for doc, tok, tf in zip(*(spool.blocks() for spool in triples), strict=True):
+            ranked = rank[tok]
+            which = np.searchsorted(bounds, ranked, side="right") - 1
+            order = np.argsort(which, kind="stable")  # rows stay ascending within a bucket
+            counts = np.bincount(which, minlength=len(ranges))
+            ends = np.cumsum(counts)
+            for bucket, start, end in zip(buckets, ends - counts, ends, strict=True):
+                part = order[start:end]
+                for spool, values in zip(bucket, (doc, ranked, tf), strict=True):
+                    spool.append(values[part])
+        for spool in triples:
+            spool.discard()
+        for bucket in buckets:
+            doc, tok, tf = (np.concatenate([*spool.blocks(), np.zeros(0, dtype)])
+                            for spool, (_, dtype) in zip(bucket, _TRIPLE, strict=True))  # fmt: skip
+            for spool in bucket:
+                spool.discard()
+            order = np.argsort(tok, kind="stable")
+            yield doc[order], tok[order], tf[order]
+    finally:
+        for bucket in buckets:
+            for spool in bucket:
+                spool.discard()

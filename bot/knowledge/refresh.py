@@ -1,7 +1,7 @@
 """Keeping a process's search index current: snapshot at start, change log while running.
 
 - At start: the snapshot in CACHE_DIR (bot/knowledge/snapshot.py) if there is one, caught up with
-  the store's change log; otherwise a full build from the store, then snapshotted.
+  the store's change log; otherwise a full build from the store, written as the snapshot as it goes.
 - When the store's generation changes: the chunk ids changed since the index's generation come from
   the change log (bot/knowledge/store.py), those chunks are read from the store, and the index gets
   them as a small second segment, their old rows dead (``SearchIndex.with_changes``). Searches wait
@@ -15,9 +15,11 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from bot.config import Settings
 from bot.errors import StoreError
@@ -114,16 +116,22 @@ class IndexKeeper:
         return True
 
     def _build(self, generation: str) -> SearchIndex:
+        """A full build from the store, written as the snapshot as it goes and served memory-mapped.
+        When CACHE_DIR cannot be written, the build goes to a private temporary folder instead,
+        deleted once mapped (the mapping keeps its files readable), so memory stays as low."""
         s = self.settings
-        index = SearchIndex.from_pages(self.store.pages(), k1=s.search_bm25_k1, b=s.search_bm25_b)
         try:
-            snapshot.save(index, self._root, generation)
-            loaded = snapshot.load(self._root, k1=s.search_bm25_k1, b=s.search_bm25_b)
+            index = snapshot.build(
+                self.store.pages(), self._root, generation, k1=s.search_bm25_k1, b=s.search_bm25_b
+            )
         except OSError as exc:
-            log.warning("index snapshot not written to %s (%s)", self._root, exc)
-            loaded = None
-        if loaded is not None and loaded[1] == generation:
-            index = loaded[0]  # memory-mapped: the built arrays can go
+            log.warning(
+                "index snapshot not written to %s (%s); building in a temporary folder", self._root, exc
+            )
+            with tempfile.TemporaryDirectory(prefix="closer-index-") as tmp:
+                index = snapshot.build(
+                    self.store.pages(), Path(tmp), generation, k1=s.search_bm25_k1, b=s.search_bm25_b
+                )
         if self._on_rebuilt is not None:
             self._on_rebuilt()
         return index

@@ -1,7 +1,7 @@
 """A local snapshot of the search index, keyed by the store's generation (``CACHE_DIR/index/``).
 
 Loading a million chunks from Chroma takes minutes; the snapshot's arrays are memory-mapped in
-seconds and only the pages a search touches are read. It is written after each full build, into a
+seconds and only the pages a search touches are read. A full build writes it as it goes, into a
 temporary folder renamed into place, so a reader never sees half of one. It is never trusted
 blindly: a snapshot whose header (format, generation, row count, BM25 parameters, array shapes) does
 not match, or whose files are missing or truncated, is deleted and the index is built from the store.
@@ -20,14 +20,16 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from bot.config import Settings
 from bot.knowledge.columns import StringTable
-from bot.knowledge.index import SearchIndex, Segment
+from bot.knowledge.index import Page, SearchIndex, Segment
 from bot.knowledge.lexical import Bm25Part, Bm25Stats, LexicalIndex
+from bot.knowledge.spool import create_private
 from bot.knowledge.store import COLLECTION
 
 FORMAT = 1
@@ -51,26 +53,36 @@ def _arrays(index: SearchIndex) -> dict[str, np.ndarray]:
     return arrays
 
 
-def save(index: SearchIndex, root: Path, generation: str) -> Path:
-    """Write ``index`` (one segment, no dead rows) as the snapshot of ``generation``; older ones go."""
-    if len(index.segments) != 1 or index.dead.any():
-        raise ValueError("only a fully built index is snapshotted")
+def build(pages: Iterable[Page], root: Path, generation: str, *, k1: float, b: float) -> SearchIndex:
+    """The full build: the index of ``pages`` written as the snapshot of ``generation`` while the
+    pages arrive, then opened memory-mapped with the same checks as at the next start.
+
+    The large arrays (vectors, texts, BM25) go to the snapshot's temporary folder as they are built
+    (bot/knowledge/spool.py), never all in memory; the folder is renamed into place only once
+    complete, so a crash leaves no snapshot that loads (its ``.tmp-*`` folder goes at the next build).
+    Older snapshots are deleted. Raises OSError when ``root`` cannot be written.
+    """
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = root / f".tmp-{uuid.uuid4().hex}"
     tmp.mkdir(mode=0o700)
     try:
+        index = SearchIndex.from_pages(pages, k1=k1, b=b, spill=tmp)
         shapes: dict[str, list[object]] = {}
         for name, array in _arrays(index).items():
-            data = np.ascontiguousarray(array)
-            with open(os.open(tmp / f"{name}.npy", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-                np.save(out, data)
-            shapes[name] = [list(data.shape), data.dtype.str]
+            path = tmp / f"{name}.npy"
+            if not (isinstance(array, np.memmap) and Path(str(array.filename)) == path):
+                with open(create_private(path), "wb") as out:
+                    np.save(out, np.ascontiguousarray(array))
+            shapes[name] = [list(array.shape), array.dtype.str]
         lexical = index.lexical
         header = {"format": FORMAT, "generation": generation, "rows": len(index), "k1": lexical.k1,
                   "b": lexical.b, "n_docs": lexical.stats.n_docs, "avgdl": lexical.stats.avgdl,
                   "arrays": shapes}  # fmt: skip
-        (tmp / HEADER).write_text(json.dumps(header))
+        del index, array, lexical
+        with open(create_private(tmp / HEADER), "w") as out:
+            out.write(json.dumps(header))
         final = root / f"gen-{generation}"
+        shutil.rmtree(final, ignore_errors=True)  # the same generation built by another process
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -78,7 +90,7 @@ def save(index: SearchIndex, root: Path, generation: str) -> Path:
     for other in root.iterdir():
         if other != final:
             shutil.rmtree(other, ignore_errors=True)
-    return final
+    return _open(final, k1=k1, b=b)[0]
 
 
 def load(root: Path, *, k1: float, b: float) -> tuple[SearchIndex, str] | None:
