@@ -390,3 +390,15 @@ def test_feedback_round_trip_newest_first_and_filters(store: StateStore) -> None
     assert store.feedback_rows(limit=1) == [down]
     with pytest.raises(ValueError, match="rating"):
         FeedbackRow(user_email="a@x", request_id="r", rating=0, route="standard")  # type: ignore[arg-type]
+
+
+def test_the_ids_a_full_sync_saw_are_asked_a_batch_at_a_time(store: StateStore) -> None:
+    assert not store.has_sync_seen("hubspot", "notes")
+    store.add_sync_seen("hubspot", "notes", [f"N{i}" for i in range(0, 1200, 2)])
+    store.add_sync_seen("hubspot", "deals", ["N1"])
+    assert store.has_sync_seen("hubspot", "notes") and not store.has_sync_seen("salesforce", "notes")
+    asked = [f"N{i}" for i in range(1200)]  # more ids than one "IN (...)" takes
+    assert store.sync_seen_among("hubspot", "notes", asked) == {f"N{i}" for i in range(0, 1200, 2)}
+    assert store.sync_seen_among("hubspot", "notes", []) == set()
+    store.clear_sync_seen("hubspot", "notes")
+    assert not store.has_sync_seen("hubspot", "notes") and store.has_sync_seen("hubspot", "deals")

@@ -30,10 +30,11 @@ from tqdm import tqdm
 from bot.errors import CrmError
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.crm import COLUMNS, SOURCE_TYPE, read_rows
-from bot.knowledge.ingest import IngestReport, ingest, remove
+from bot.knowledge.disk_keys import DiskKeys
+from bot.knowledge.ingest import IngestReport, batched, delete_records, ingest, remove
 from bot.knowledge.problems import Problem
 from bot.knowledge.records import SourceType
-from bot.knowledge.store import writer_lock
+from bot.knowledge.store import PAGE, writer_lock
 from bot.state.store import StateStore, SyncCursor
 
 from .http import CallCounter
@@ -226,16 +227,30 @@ class SyncRun:
                 self.report.removed += remove([f"{kind}:{i}" for i in ids], [kind], store=self.kb.store)
 
     def _prune(self, stream: Stream) -> bool:
-        """Remove what a full run did not see; False if it saw nothing at all (then nothing is removed)."""
+        """Remove what a full run did not see; False if it saw nothing at all (then nothing is removed).
+
+        The stored keys are compared with the ids the run saw (in the state database) a page at a
+        time, and the unseen ones gathered on disk before any is deleted: memory stays flat."""
         assert stream.kind is not None
-        origin = f"{self.source.name}:{stream.name}"
-        seen = self.state.sync_seen(self.source.name, stream.name)
-        stored = self.kb.store.sources([stream.kind], origin=origin)
-        if not seen and stored:
-            self.report.notices.append(Problem(
-                f"{self.source.name} {stream.name}", None, "none returned at all: nothing removed (check the "
-                "token's permissions; if the CRM really is empty, delete the store)"))  # fmt: skip
-            return False
-        gone = [key.split(":", 1)[1] for key in stored if key.split(":", 1)[1] not in seen]
-        self._remove(stream.kind, gone)
+        crm, store = self.source.name, self.kb.store
+        keys = store.source_keys([stream.kind], origin=f"{crm}:{stream.name}")
+        if not self.state.has_sync_seen(crm, stream.name):
+            if next(keys, None) is not None:
+                self.report.notices.append(Problem(
+                    f"{crm} {stream.name}", None, "none returned at all: nothing removed (check the token's "
+                    "permissions; if the CRM really is empty, delete the store)"))  # fmt: skip
+                return False
+            return True
+        with DiskKeys() as gone:
+            for page in batched(keys, PAGE):
+                ids = [key.split(":", 1)[1] for key in page]
+                seen = self.state.sync_seen_among(crm, stream.name, ids)
+                gone.update(i for i in ids if i not in seen)
+            with writer_lock(self.kb.settings):
+                kind = stream.kind
+                removed = delete_records(([f"{kind}:{i}" for i in ids] for ids in gone.batches(PAGE)), [kind],
+                                         store=store)  # fmt: skip
+                if removed:
+                    store.bump_generation()
+        self.report.removed += removed
         return True

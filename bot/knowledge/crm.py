@@ -31,6 +31,7 @@ from bot.knowledge.crm_mapping import (
 from bot.knowledge.crm_stages import STAGES, StageTable, closer_stage, stage_table
 from bot.knowledge.csv_text import DELIMITERS, DecodeError, Encoding, detect_file, find_delimiter, header_key
 from bot.knowledge.dates import DateError, parse_date
+from bot.knowledge.disk_keys import DiskKeys
 from bot.knowledge.problems import Findings, Problem
 from bot.knowledge.records import Access, Chunk, Parent, Record, SourceType, Visibility, chunk_id
 
@@ -411,10 +412,10 @@ class CrmStream:
     def _read_file(self, source: _Source) -> Iterator[Record]:
         builder, findings = self._builder, self._findings
         path, stem = source.path, source.stem
-        seen: dict[str, int] = {}
         make = _makers(builder, max_words=self._max_words)[stem]
         delimiter = source.delimiter or builder.options.delimiter or ","
         line = 0
+        seen = DiskKeys()  # each id read and its line, on disk: flat memory for any number of rows
         try:
             for line, raw in self._rows(source):
                 if isinstance(raw, list):
@@ -449,6 +450,8 @@ class CrmStream:
             findings.problem(
                 Problem(str(path), None, f"is not valid CSV {where} ({exc}); the rows after it were not read")
             )
+        finally:
+            seen.close()
 
 
 def stream_crm(
@@ -504,16 +507,15 @@ def _makers(builder: _Builder, *, max_words: int) -> dict[str, Callable[[dict[st
     }
 
 
-def _keyed(stem: str, row: dict[str, str], make: Callable[[dict[str, str]], Record], seen: dict[str, int],
+def _keyed(stem: str, row: dict[str, str], make: Callable[[dict[str, str]], Record], seen: DiskKeys,
            line: int) -> Record:  # fmt: skip
     """A row in Closer's columns -> its record, refusing an empty or repeated id (:class:`RowError`)."""
     id_col = COLUMNS[stem][0]
     key = row[id_col].strip()
     if not key:
         raise RowError(f"{id_col} is empty")
-    if key in seen:
-        raise RowError(f"{id_col} {key!r} already appeared on line {seen[key]}")
-    seen[key] = line
+    if not seen.add(key, line):
+        raise RowError(f"{id_col} {key!r} already appeared on line {seen.line(key)}")
     row[id_col] = key
     return make(row)
 
@@ -534,15 +536,15 @@ def read_rows(
         if stem not in tables:
             continue
         out.kinds.add(SOURCE_TYPE[stem])
-        seen: dict[str, int] = {}
-        for n, (origin, raw) in enumerate(tables[stem], start=1):
-            row = {c: raw.get(c, "") for c in COLUMNS[stem]} | {
-                k: v for k, v in raw.items() if k not in COLUMNS[stem]
-            }
-            try:
-                out.records.append(_keyed(stem, row, makers[stem], seen, n))
-            except (RowError, ValueProblem) as exc:
-                out.problems.append(Problem(origin, None, str(exc)))
+        with DiskKeys() as seen:
+            for n, (origin, raw) in enumerate(tables[stem], start=1):
+                row = {c: raw.get(c, "") for c in COLUMNS[stem]} | {
+                    k: v for k, v in raw.items() if k not in COLUMNS[stem]
+                }
+                try:
+                    out.records.append(_keyed(stem, row, makers[stem], seen, n))
+                except (RowError, ValueProblem) as exc:
+                    out.problems.append(Problem(origin, None, str(exc)))
     return out
 
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
 
 from bot.errors import InputError
+from bot.knowledge.disk_keys import DiskKeys
 from bot.knowledge.embedder import Embedder
 from bot.knowledge.problems import Findings, Problem
 from bot.knowledge.records import Record, SourceType
-from bot.knowledge.store import ChunkStore, SourceState, access_meta
+from bot.knowledge.store import PAGE, ChunkStore, SourceState, access_meta
 
 # Chunks gathered before one embed call: the local embedder sorts a call's texts by token length and
 # batches neighbours, so a wider window pads less (docs/benchmarks.md, "Embedder throughput").
@@ -111,7 +112,7 @@ def ingest(
         read_kinds = Counter(r.source_type for r in records)
         refuse_empty_prune(kinds, read_kinds, _stored(store, [k for k in kinds if not read_kinds[k]]))
     read: Counter[str] = Counter()
-    present: set[str] = set()  # filled only for prune
+    present = DiskKeys()  # the keys read, filled for prune: on disk, so memory stays flat
     pending: list[Record] = []  # read, stored state not looked up yet
     batch: list[tuple[Record, SourceState | None]] = []  # to embed and write
     large: list[tuple[Record, SourceState | None]] = []
@@ -165,62 +166,105 @@ def ingest(
         inherited += store.inherit_access([r for r in pending if r.source_type in ("account", "deal")])
         pending.clear()
 
-    with tqdm(total=0, unit="chunk", desc="embedding", disable=not progress, bar_format=BAR) as bar:
-        for record in records:
-            seen += 1
-            read[record.source_type] += 1
-            if prune:
-                present.add(record.key)
-            pending.append(record)
-            pending_chunks += len(record.chunks)
-            # A window's worth of chunks, or a large record (its notice is said as it is read).
-            if (
-                len(pending) >= STATE_BATCH
-                or pending_chunks >= EMBED_WINDOW
-                or len(record.chunks) > LARGE_CHUNKS
-            ):
+    with present:
+        with tqdm(total=0, unit="chunk", desc="embedding", disable=not progress, bar_format=BAR) as bar:
+            for record in records:
+                seen += 1
+                read[record.source_type] += 1
+                if prune:
+                    present.add(record.key)
+                pending.append(record)
+                pending_chunks += len(record.chunks)
+                # A window's worth of chunks, or a large record (its notice is said as it is read).
+                if (
+                    len(pending) >= STATE_BATCH
+                    or pending_chunks >= EMBED_WINDOW
+                    or len(record.chunks) > LARGE_CHUNKS
+                ):
+                    look_up()
+                    pending_chunks = 0
+                done = fraction() if fraction else 0.0
+                if done > 0:
+                    bar.total = max(bar.n, round((queued + pending_chunks) / done))
+            if pending:
                 look_up()
-                pending_chunks = 0
-            done = fraction() if fraction else 0.0
-            if done > 0:
-                bar.total = max(bar.n, round((queued + pending_chunks) / done))
-        if pending:
-            look_up()
-        if batch:
-            flush()
-        bar.total = queued
-        for one in large:
-            batch.append(one)
-            flush()
-    report.problems, report.notices = findings.problems, findings.notices
-    if prune:
-        if report.problems:
-            # A skipped row is not a deleted record: never prune on a partial reading.
-            report.prune_skipped = True
-        else:
-            gone_keys = [k for k in dict.fromkeys(store.source_keys(kinds)) if k not in present]
-            if not allow_empty:
-                refuse_empty_prune(kinds, read, Counter(k.split(":", 1)[0] for k in gone_keys))
-            gone = list(store.sources(kinds, keys=gone_keys).values()) if gone_keys else []
-            store.delete(gone)
-            report.removed = len(gone)
+            if batch:
+                flush()
+            bar.total = queued
+            for one in large:
+                batch.append(one)
+                flush()
+        report.problems, report.notices = findings.problems, findings.notices
+        if prune:
+            if report.problems:
+                # A skipped row is not a deleted record: never prune on a partial reading.
+                report.prune_skipped = True
+            else:
+                report.removed = _prune(store, kinds, present, read, allow_empty=allow_empty)
     if report.added or report.updated or inherited or report.removed:
         store.bump_generation()
     report.seconds = time.perf_counter() - started
     return report
 
 
+def _prune(store: ChunkStore, kinds: Sequence[SourceType], present: DiskKeys, read: Counter[str], *,
+           allow_empty: bool) -> int:  # fmt: skip
+    """Delete the stored records of ``kinds`` whose keys are not in ``present``; returns how many.
+
+    The stored keys are compared with ``present`` a page at a time and the gone ones gathered on
+    disk, then deleted a page at a time: memory stays flat however large the store or the export."""
+    with DiskKeys() as gone:
+        counts: Counter[str] = Counter()
+        for keys in batched(store.source_keys(kinds), PAGE):
+            here = present.among(keys)
+            for key in keys:
+                if key not in here and gone.add(key):  # a key may come more than once
+                    counts[key.split(":", 1)[0]] += 1
+        if not allow_empty:
+            refuse_empty_prune(kinds, read, counts)
+        return delete_records(gone.batches(PAGE), kinds, store=store)
+
+
 def _stored(store: ChunkStore, kinds: Sequence[SourceType]) -> Counter[str]:
     """How many records of each of ``kinds`` the store holds (read page by page)."""
+    counts: Counter[str] = Counter()
     if not kinds:
-        return Counter()
-    return Counter(key.split(":", 1)[0] for key in dict.fromkeys(store.source_keys(kinds)))
+        return counts
+    with DiskKeys() as keys:
+        for key in store.source_keys(kinds):
+            if keys.add(key):
+                counts[key.split(":", 1)[0]] += 1
+    return counts
+
+
+def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    """``items`` in lists of ``size`` (the last may be shorter)."""
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def delete_records(
+    batches: Iterable[Sequence[str]], kinds: Sequence[SourceType], *, store: ChunkStore
+) -> int:
+    """Delete the stored records whose ``type:id`` keys come in ``batches`` (each read and deleted in
+    turn, so any number may be deleted in flat memory); returns how many. The caller publishes."""
+    removed = 0
+    for keys in batches:
+        gone = list(store.sources(kinds, keys=keys).values())
+        store.delete(gone)
+        removed += len(gone)
+    return removed
 
 
 def remove(keys: Sequence[str], kinds: Sequence[SourceType], *, store: ChunkStore) -> int:
     """Delete the stored records with these ``type:id`` keys (e.g. deleted in the CRM); returns how many."""
-    gone = list(store.sources(kinds, keys=keys).values())
-    if gone:
-        store.delete(gone)
+    removed = delete_records([keys], kinds, store=store)
+    if removed:
         store.bump_generation()
-    return len(gone)
+    return removed

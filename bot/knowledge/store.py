@@ -314,11 +314,15 @@ class ChunkStore:
             ]
         )
 
-    def source_keys(self, kinds: Sequence[SourceType]) -> Iterator[str]:
-        """The ``type:id`` key of every stored record of these source types, read page by page (a
-        key may come more than once: one per chunk that is not next to its record's others)."""
+    def source_keys(self, kinds: Sequence[SourceType], *, origin: str | None = None) -> Iterator[str]:
+        """The ``type:id`` key of every stored record of these source types (only those synced from
+        ``origin`` when given), read page by page (a key may come more than once: one per chunk that
+        is not next to its record's others)."""
+        where: dict[str, Any] = {"source_type": {"$in": list(kinds)}}
+        if origin is not None:
+            where = {"$and": [where, {"f_crm_source": origin}]}
         last = None
-        for page in self._pages({"source_type": {"$in": list(kinds)}}, ["metadatas"]):
+        for page in self._pages(where, ["metadatas"]):
             for meta in page["metadatas"]:
                 key = str(meta["source_key"])
                 if key != last:

@@ -8,7 +8,7 @@ so it holds across threads, processes and replicas on SQLite or PostgreSQL alike
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -43,6 +43,7 @@ from bot.state.tables import (
 __all__ = ["AuditRow", "FeedbackRow", "StateStore", "SyncCursor"]
 
 SUPPORTED = ("sqlite", "postgresql")
+SEEN_IN_LIST = 500  # ids per "IN (...)" of a look-up in crm_sync_seen (SQLite caps the variables)
 
 
 @dataclass(frozen=True)
@@ -391,12 +392,27 @@ class StateStore:
             if new:
                 conn.execute(insert(crm_sync_seen), new)
 
-    def sync_seen(self, crm: str, stream: str) -> set[str]:
+    def has_sync_seen(self, crm: str, stream: str) -> bool:
+        """Whether the full sync of ``stream`` has remembered any id so far."""
         query = select(crm_sync_seen.c.source_id).where(
             crm_sync_seen.c.crm == crm, crm_sync_seen.c.stream == stream
         )
         with self._begin() as conn:
-            return set(conn.execute(query).scalars())
+            return conn.execute(query.limit(1)).first() is not None
+
+    def sync_seen_among(self, crm: str, stream: str, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` the full sync of ``stream`` has read (asked a batch at a time, so the
+        ids a sync saw are never all in memory)."""
+        found: set[str] = set()
+        with self._begin() as conn:
+            for start in range(0, len(ids), SEEN_IN_LIST):
+                query = select(crm_sync_seen.c.source_id).where(
+                    crm_sync_seen.c.crm == crm,
+                    crm_sync_seen.c.stream == stream,
+                    crm_sync_seen.c.source_id.in_(ids[start : start + SEEN_IN_LIST]),
+                )
+                found.update(conn.execute(query).scalars())
+        return found
 
     def clear_sync_seen(self, crm: str, stream: str) -> None:
         with self._begin() as conn:

@@ -1,0 +1,92 @@
+"""Nothing on the ingest path keeps one Python object per row (issue 13): the ids seen in a file and
+the keys read for ``--prune`` are kept on disk (:class:`DiskKeys`), and prune compares the stored
+keys page by page. The behaviour is the same as with in-memory sets."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+from bot.config import Settings
+from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.crm import read_crm, stream_crm
+from bot.knowledge.disk_keys import DiskKeys
+from bot.knowledge.problems import Findings
+from bot.knowledge.store import PAGE
+from tests.conftest import HashEmbedder
+from tests.crm_fixtures import CAROL, small_export, write_csv
+
+
+def _notes(folder: Path, n: int, *, repeat: dict[int, int] | None = None) -> Path:
+    """``n`` one-line notes on deal D3; ``repeat`` maps a row index to an earlier one whose id it reuses."""
+    small_export(folder)
+    rows = []
+    for i in range(n):
+        nid = f"NF{(repeat or {}).get(i, i):06d}"
+        rows.append({"note_id": nid, "account_id": "A2", "deal_id": "D3", "author_email": CAROL,
+                     "created_at": "2026-10-01T09:00:00Z", "kind": "call", "subject": f"Visit {i}",
+                     "body": f"Check-in {i} done."})  # fmt: skip
+    write_csv(folder, "notes", rows)
+    return folder
+
+
+def test_disk_keys_keep_the_first_line_and_answer_in_sorted_batches() -> None:
+    with DiskKeys() as keys:
+        assert keys.add("note:b", 3) and keys.add("note:a", 7)
+        assert not keys.add("note:b", 9)  # already there: the first line is kept
+        assert keys.line("note:b") == 3 and keys.line("note:c") is None
+        assert "note:a" in keys and "note:c" not in keys
+        keys.update(f"deal:{i:05d}" for i in range(2 * PAGE + 5))
+        assert len(keys) == 2 * PAGE + 7
+        assert keys.among(["note:a", "note:c", "deal:00004", ""]) == {"note:a", "deal:00004"}
+        batches = list(keys.batches(PAGE))
+        assert [len(b) for b in batches] == [PAGE, PAGE, 7]
+        flat = [k for b in batches for k in b]
+        assert flat == sorted(flat) and set(flat) == {"note:a", "note:b"} | {
+            f"deal:{i:05d}" for i in range(2 * PAGE + 5)
+        }
+
+
+def test_a_repeated_id_far_apart_still_names_both_lines(tmp_path: Path) -> None:
+    folder = _notes(tmp_path / "crm", 3000, repeat={2500: 10})  # header is line 1: row i is on line i + 2
+    export = read_crm(folder)
+    assert [str(p) for p in export.problems] == [
+        f"{folder / 'notes.csv'}:2502: note_id 'NF000010' already appeared on line 12"
+    ]
+    assert sum(r.source_type == "note" for r in export.records) == 2999
+
+
+def _reading_peak(folder: Path) -> int:
+    """Peak bytes Python allocated while the notes are read and dropped one by one (from the first
+    note on: the file's encoding check before it reads a block of fixed size)."""
+    records = stream_crm(folder, Findings()).records()
+    next(r for r in records if r.source_type == "note")
+    tracemalloc.start()
+    try:
+        for _ in records:
+            pass
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_reading_an_export_does_not_keep_memory_per_row(tmp_path: Path) -> None:
+    small, large = (
+        _reading_peak(_notes(tmp_path / "small", 2000)),
+        _reading_peak(_notes(tmp_path / "large", 20000)),
+    )
+    # 18,000 more rows: an in-memory map of the ids seen alone would hold ~2 MB more (100+ bytes a row).
+    assert large - small < 300_000, (small, large)
+
+
+def test_prune_removes_more_than_a_page_of_gone_records(settings: Settings, tmp_path: Path) -> None:
+    n = 2 * PAGE + 300
+    folder = _notes(tmp_path / "crm", n)
+    kb = KnowledgeBase.open(settings, HashEmbedder())
+    kb.ingest_crm(folder)
+    kept = [r for r in read_crm(folder).records if r.source_type == "note"][: PAGE // 4]
+    write_csv(folder, "notes", [dict(r.fields) for r in kept])
+    report = kb.ingest_crm(folder, prune=True)
+    assert report.removed == n - len(kept) and report.chunks == 0 and report.unchanged == len(kept) + 7
+    assert set(kb.store.sources(["note"])) == {r.key for r in kept}
+    assert kb.store.count() == len(kept) + 7  # the small export's accounts, deals and contacts stay
