@@ -7,7 +7,10 @@ from __future__ import annotations
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from bot.config import Settings
+from bot.knowledge import store as store_module
 from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.crm import read_crm, stream_crm
 from bot.knowledge.disk_keys import DiskKeys
@@ -90,3 +93,21 @@ def test_prune_removes_more_than_a_page_of_gone_records(settings: Settings, tmp_
     assert report.removed == n - len(kept) and report.chunks == 0 and report.unchanged == len(kept) + 7
     assert set(kb.store.sources(["note"])) == {r.key for r in kept}
     assert kb.store.count() == len(kept) + 7  # the small export's accounts, deals and contacts stay
+
+
+def test_the_change_log_of_a_large_ingest_is_written_from_disk_in_parts(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = KnowledgeBase.open(settings, HashEmbedder())
+    kb.ingest_crm(small_export(tmp_path / "first"))
+    before = kb.store.generation()
+    # 3 ids a record, 2 records an add: the 37 new notes' ids in 13 records, written by 7 adds.
+    monkeypatch.setattr(store_module, "CHANGE_PART", 3)
+    monkeypatch.setattr(store_module, "CHANGE_ADD", 2)
+    kb.ingest_crm(_notes(tmp_path / "second", 37))
+    after = kb.store.generation()
+    want = {f"note:NF{i:06d}#0" for i in range(37)}
+    got = kb.store.changes_since(before, after, limit=1000)
+    assert got == want
+    parts = kb.store._change_log().get(where={"generation": after}, include=["metadatas"])["metadatas"]
+    assert len(parts) == 13 and {m["parts"] for m in parts} == {13}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import time
 import uuid
@@ -25,6 +26,7 @@ import numpy as np
 
 from bot.config import Settings
 from bot.errors import CloserError, StoreBusyError, StoreError
+from bot.knowledge.disk_keys import DiskKeys
 from bot.knowledge.index import ChunkMeta, Page
 from bot.knowledge.records import Access, Parent, Record, SourceType, Visibility, access_parent
 from bot.privacy.secrets import mask_secrets, masked_url, secrets_of
@@ -32,6 +34,7 @@ from bot.privacy.secrets import mask_secrets, masked_url, secrets_of
 COLLECTION = "closer_chunks"
 CHANGES = "closer_changes"  # the change log: which chunk ids each generation touched
 CHANGE_PART = 5000  # chunk ids per change-log record
+CHANGE_ADD = 4  # change-log records written per call
 CHANGE_LOG_KEEP = 256  # change-log records kept (older generations are answered with a full reload)
 PAGE = 1000  # rows a get() returns: smaller pages keep the transient memory of a load down
 IN_LIST = 500  # ids per "$in" filter: SQLite caps the variables of one statement
@@ -143,7 +146,7 @@ class ChunkStore:
         self._client = client
         self._col = collection
         self._settings = settings
-        self._touched: set[str] = set()
+        self._touched: DiskKeys | None = None  # chunk ids changed since the last generation, on disk
         self._session = uuid.uuid4().hex
         self._marked = False
         self._foreign = False
@@ -225,6 +228,8 @@ class ChunkStore:
             meta["writing"] = self._session
             self._col.modify(metadata=meta)
             self._marked = True
+        if self._touched is None:
+            self._touched = DiskKeys()
         self._touched.update(ids)
 
     def bump_generation(self, *, unlogged: bool = False) -> None:
@@ -236,11 +241,13 @@ class ChunkStore:
         previous = str(meta.get("generation", ""))
         complete = not (unlogged or self._foreign) and str(meta.get("writing", "")) in ("", self._session)
         generation = uuid.uuid4().hex
-        self._log_changes(generation, previous, sorted(self._touched), complete)
+        self._log_changes(generation, previous, self._touched, complete)
         meta["generation"] = generation
         meta["writing"] = ""
         self._col.modify(metadata=meta)
-        self._touched.clear()
+        if self._touched is not None:
+            self._touched.close()
+            self._touched = None
         self._marked = self._foreign = False
 
     def _change_log(self) -> Any:
@@ -248,17 +255,24 @@ class ChunkStore:
             CHANGES, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
 
-    def _log_changes(self, generation: str, previous: str, ids: list[str], complete: bool) -> None:
+    def _log_changes(self, generation: str, previous: str, touched: DiskKeys | None, complete: bool) -> None:
+        """Log ``touched`` (sorted) in records of ``CHANGE_PART`` ids, added a few at a time: however
+        many chunks an ingest changed, their ids are never all in memory."""
         log = self._change_log()
-        parts = [ids[i : i + CHANGE_PART] for i in range(0, len(ids), CHANGE_PART)] or [[]]
+        n = -(-len(touched) // CHANGE_PART) if touched is not None else 0
+        parts = touched.batches(CHANGE_PART) if touched is not None and n else iter([[]])
         now = time.time()
-        log.add(
-            ids=[f"{generation}:{i}" for i in range(len(parts))],
-            embeddings=[[1.0]] * len(parts),
-            documents=["\n".join(part) for part in parts],
-            metadatas=[{"generation": generation, "previous": previous, "parts": len(parts),
-                        "complete": complete, "at": now} for _ in parts],
-        )  # fmt: skip
+        meta = {"generation": generation, "previous": previous, "parts": max(n, 1), "complete": complete,
+                "at": now}  # fmt: skip
+        number = 0
+        while group := list(itertools.islice(parts, CHANGE_ADD)):
+            log.add(
+                ids=[f"{generation}:{number + i}" for i in range(len(group))],
+                embeddings=[[1.0]] * len(group),
+                documents=["\n".join(part) for part in group],
+                metadatas=[meta] * len(group),
+            )
+            number += len(group)
         if log.count() > CHANGE_LOG_KEEP:
             stamps = log.get(include=["metadatas"])
             ordered = sorted(zip(stamps["ids"], stamps["metadatas"], strict=True), key=lambda p: p[1]["at"])
