@@ -15,6 +15,7 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.crm import read_crm, stream_crm
 from bot.knowledge.disk_keys import DiskKeys
 from bot.knowledge.problems import Findings
+from bot.knowledge.records import SourceType
 from bot.knowledge.store import PAGE
 from tests.conftest import HashEmbedder
 from tests.crm_fixtures import CAROL, small_export, write_csv
@@ -38,14 +39,23 @@ def test_disk_keys_keep_the_first_line_and_answer_in_sorted_batches() -> None:
         assert keys.add("note:b", 3) and keys.add("note:a", 7)
         assert not keys.add("note:b", 9)  # already there: the first line is kept
         assert keys.line("note:b") == 3 and keys.line("note:c") is None
+        keys.put("note:b", "first value")
+        keys.put("note:b", "second value")
+        keys.put("deal:x", "new")
+        assert (
+            keys.value("note:b") == "second value"
+            and keys.value("note:a") is None
+            and keys.value("deal:x") == "new"
+        )
+        assert keys.line("note:b") == 3 and not keys.add("deal:x")
         assert "note:a" in keys and "note:c" not in keys
         keys.update(f"deal:{i:05d}" for i in range(2 * PAGE + 5))
-        assert len(keys) == 2 * PAGE + 7
+        assert len(keys) == 2 * PAGE + 8
         assert keys.among(["note:a", "note:c", "deal:00004", ""]) == {"note:a", "deal:00004"}
         batches = list(keys.batches(PAGE))
-        assert [len(b) for b in batches] == [PAGE, PAGE, 7]
+        assert [len(b) for b in batches] == [PAGE, PAGE, 8]
         flat = [k for b in batches for k in b]
-        assert flat == sorted(flat) and set(flat) == {"note:a", "note:b"} | {
+        assert flat == sorted(flat) and set(flat) == {"note:a", "note:b", "deal:x"} | {
             f"deal:{i:05d}" for i in range(2 * PAGE + 5)
         }
 
@@ -59,11 +69,25 @@ def test_a_repeated_id_far_apart_still_names_both_lines(tmp_path: Path) -> None:
     assert sum(r.source_type == "note" for r in export.records) == 2999
 
 
-def _reading_peak(folder: Path) -> int:
-    """Peak bytes Python allocated while the notes are read and dropped one by one (from the first
-    note on: the file's encoding check before it reads a block of fixed size)."""
+def _deals(folder: Path, n: int) -> Path:
+    """``n`` deals of account A2, and a note on the last one (it takes that deal's access)."""
+    small_export(folder)
+    write_csv(folder, "deals", [
+        {"deal_id": f"DF{i:06d}", "account_id": "A2", "name": f"Deal {i}", "owner_email": CAROL, "stage": "discovery",
+         "amount": "1000", "currency": "USD", "close_date": "2026-12-01", "next_step": "", "team": f"rep{i}@x.example",
+         "updated_at": "2026-11-20T10:00:00Z", "visibility": "private"} for i in range(n)
+    ])  # fmt: skip
+    write_csv(folder, "notes", [{"note_id": "NL", "account_id": "A2", "deal_id": f"DF{n - 1:06d}",
+                                 "author_email": CAROL, "created_at": "2026-10-01T09:00:00Z", "kind": "call",
+                                 "subject": "Last", "body": "On the last deal."}])  # fmt: skip
+    return folder
+
+
+def _reading_peak(folder: Path, kind: SourceType = "note") -> int:
+    """Peak bytes Python allocated while the records are read and dropped one by one (from the first
+    of ``kind`` on: the file's encoding check before it reads a block of fixed size)."""
     records = stream_crm(folder, Findings()).records()
-    next(r for r in records if r.source_type == "note")
+    next(r for r in records if r.source_type == kind)
     tracemalloc.start()
     try:
         for _ in records:
@@ -111,3 +135,19 @@ def test_the_change_log_of_a_large_ingest_is_written_from_disk_in_parts(
     assert got == want
     parts = kb.store._change_log().get(where={"generation": after}, include=["metadatas"])["metadatas"]
     assert len(parts) == 13 and {m["parts"] for m in parts} == {13}
+
+
+def test_exported_parents_are_kept_on_disk_and_children_still_inherit_their_access(tmp_path: Path) -> None:
+    small, large = (
+        _reading_peak(_deals(tmp_path / "small", 2000), "deal"),
+        _reading_peak(_deals(tmp_path / "large", 20000), "deal"),
+    )
+    # An in-memory map of the deals read (their access, title and account) would hold ~5 MB more.
+    assert large - small < 300_000, (small, large)
+    note = next(r for r in read_crm(tmp_path / "large").records if r.source_type == "note")
+    assert (note.access.visibility, note.access.owner, note.access.team) == (
+        "private",
+        CAROL,
+        ("rep19999@x.example",),
+    )
+    assert note.title == "Last — Deal 19999" and note.account_id == "A2"

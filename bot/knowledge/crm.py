@@ -152,19 +152,25 @@ class _Builder:
         self.stages = stages
         self.owners = owners  # None in Closer's own format, where owners are emails already
         self.mapped = owners is not None
-        self.accounts: dict[str, Parent] = {}
-        self.deals: dict[str, Parent] = {}
+        # Accounts and deals read so far, by "kind:id": on disk (memory stays flat), removed with the builder.
+        self._exported = DiskKeys()
+
+    def _keep(self, kind: SourceType, pid: str, parent: Parent) -> None:
+        access = parent.access
+        kept = [access.visibility, access.owner, list(access.team), parent.title, parent.account_id]
+        self._exported.put(f"{kind}:{pid}", json.dumps(kept))
 
     def _parent(self, kind: SourceType, pid: str) -> Parent | None:
-        exported = self.accounts if kind == "account" else self.deals
-        if pid in exported:
-            return exported[pid]
+        kept = self._exported.value(f"{kind}:{pid}")
+        if kept is not None:
+            visibility, owner, team, title, account_id = json.loads(kept)
+            return Parent(Access(visibility, owner, tuple(team)), title, account_id)
         return self.lookup(kind, pid) if self.lookup else None
 
     def account(self, row: dict[str, str]) -> Record:
         aid, name = row["account_id"], row["name"].strip() or row["account_id"]
         access = _access(row)
-        self.accounts[aid] = Parent(access, name, aid)
+        self._keep("account", aid, Parent(access, name, aid))
         text = (
             f"Account: {name}\nIndustry: {row['industry']} · Region: {row['region']}"
             f"\nOwner: {access.owner or 'unassigned'}"
@@ -189,7 +195,7 @@ class _Builder:
         fields["close_date"] = _check_date(row["close_date"], "close_date", self.options)
         fields["updated_at"] = _check_date(row["updated_at"], "updated_at", self.options, with_time=True)
         access, name = _access(row), row["name"].strip() or did
-        self.deals[did] = Parent(access, name, aid)
+        self._keep("deal", did, Parent(access, name, aid))
         money = _money(fields["amount"], currency)
         text = (
             f"Deal: {name} — {parent.title}\nStage: {stage} · Amount: {money}"

@@ -1,7 +1,9 @@
-"""A set of keys, each with the line it was first read on, kept in a temporary SQLite database.
+"""A set of keys, each with the line it was first read on (and a text value, if set), kept in a
+temporary SQLite database.
 
 An export of millions of rows must not hold one Python object per row: the ids seen in a file (to
-name both lines of a repeated id) and the keys read for ``--prune`` go here instead. SQLite keeps a
+name both lines of a repeated id), the exported parents children inherit from, and the keys read
+for ``--prune`` go here instead. SQLite keeps a
 few MB of pages in memory and the rest in a temporary file of its own, deleted when the set is
 closed; a look-up is a B-tree search, a few microseconds.
 """
@@ -25,21 +27,32 @@ class DiskKeys:
         self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         for pragma in ("journal_mode=OFF", "synchronous=OFF", f"cache_size=-{CACHE_KB}"):
             self._db.execute(f"PRAGMA {pragma}")
-        self._db.execute("CREATE TABLE keys (key TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID")
+        table = "CREATE TABLE keys (key TEXT PRIMARY KEY, line INTEGER NOT NULL, value TEXT) WITHOUT ROWID"
+        self._db.execute(table)
         self._db.execute("BEGIN")  # never committed: nothing outlives the set, so no commit is needed
 
     def add(self, key: str, line: int = 0) -> bool:
         """Add ``key`` read on ``line``; False (and the first line kept) if it was there already."""
-        cur = self._db.execute("INSERT OR IGNORE INTO keys VALUES (?, ?)", (key, line))
+        cur = self._db.execute("INSERT OR IGNORE INTO keys (key, line) VALUES (?, ?)", (key, line))
         return cur.rowcount == 1
 
     def update(self, keys: Iterable[str]) -> None:
-        self._db.executemany("INSERT OR IGNORE INTO keys VALUES (?, 0)", ((k,) for k in keys))
+        self._db.executemany("INSERT OR IGNORE INTO keys (key, line) VALUES (?, 0)", ((k,) for k in keys))
 
     def line(self, key: str) -> int | None:
         """The line ``key`` was first added on, or None if it is not in the set."""
         row = self._db.execute("SELECT line FROM keys WHERE key = ?", (key,)).fetchone()
         return None if row is None else int(row[0])
+
+    def put(self, key: str, value: str) -> None:
+        """Set ``key``'s value, replacing an earlier one (its line stays)."""
+        upsert = "INSERT INTO keys VALUES (?, 0, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        self._db.execute(upsert, (key, value))
+
+    def value(self, key: str) -> str | None:
+        """``key``'s value, or None if it has none or is not in the set."""
+        row = self._db.execute("SELECT value FROM keys WHERE key = ?", (key,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.line(key) is not None
