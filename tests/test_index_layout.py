@@ -6,8 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import bot.knowledge.index as index_module
 from bot.identity.viewer import Viewer
+from bot.knowledge.columns import RowFile
 from bot.knowledge.index import ChunkMeta, SearchIndex, quantize, top_sources
+from bot.knowledge.int8_dot import int8_dot
 
 
 def _index(rng: np.random.Generator, n: int, dim: int, clustered: bool) -> SearchIndex:
@@ -23,8 +26,17 @@ def _index(rng: np.random.Generator, n: int, dim: int, clustered: bool) -> Searc
     return SearchIndex(metas, ["x"] * n, vectors)
 
 
+@pytest.mark.parametrize("kernel", ["int8", "float"])
 @pytest.mark.parametrize("clustered", [False, True])
-def test_dense_top_equals_exact_scoring(clustered: bool) -> None:
+def test_dense_top_equals_exact_scoring(
+    clustered: bool, kernel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The candidate pass's bound holds for both kernels: onnxruntime's int8 × int8 product (query
+    quantized too) and, where that kernel is not exact, int8 codes converted to float32."""
+    if kernel == "float":
+        monkeypatch.setattr(index_module, "int8_dot", lambda: None)
+    else:
+        assert int8_dot() is not None  # exact on this machine's CPU (checked at first use)
     rng = np.random.default_rng(3)
     for trial in range(40):
         n, dim = int(rng.integers(1, 600)), int(rng.choice([8, 64, 384]))
@@ -43,8 +55,9 @@ def test_dense_top_equals_exact_scoring(clustered: bool) -> None:
 
 def test_int8_codes_are_within_half_a_step() -> None:
     vectors = np.random.default_rng(5).standard_normal((50, 384)).astype(np.float32)
-    codes, scale = quantize(vectors)
+    codes, scale, l1 = quantize(vectors)
     assert np.all(np.abs(codes * scale[:, None] - vectors) <= scale[:, None] / 2 + 1e-7)
+    assert np.array_equal(l1, np.abs(codes.astype(np.int64)).sum(axis=1))
 
 
 def test_metadata_and_texts_read_back_per_row() -> None:
@@ -65,3 +78,69 @@ def test_metadata_and_texts_read_back_per_row() -> None:
     assert index.visible(Viewer("b@x")).tolist() == [True, True, True]
     assert index.visible(Viewer("a@x")).tolist() == [True, True, False]
     assert index.readers() == frozenset({"a@x", "b@x"})
+
+
+def test_a_row_file_reads_the_rows_a_memory_map_would(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Exact vectors are read from the snapshot with pread (RowFile): same values, any row order,
+    repeats, runs of adjacent rows, the last row; out-of-range rows and a truncated file refused."""
+    vectors = np.random.default_rng(5).standard_normal((257, 7)).astype(np.float32)
+    path = tmp_path / "exact.npy"
+    np.save(path, vectors)
+    rows = RowFile(str(path))
+    assert rows.shape == (257, 7) and len(rows) == 257
+    for pick in ([], [0], [256], [5, 3, 4, 3, 200, 6, 256, 0], list(range(257))[::-1]):
+        assert np.array_equal(rows[pick], vectors[pick]), pick
+    with pytest.raises(IndexError):
+        rows[[257]]
+    path.write_bytes(path.read_bytes()[:-4])
+    with pytest.raises(ValueError, match="shorter"):
+        RowFile(str(path))
+
+
+def test_an_identifier_in_too_many_sources_identifies_nothing() -> None:
+    """``max_sources`` refuses a token spread over more sources than that — also when its first rows
+    are all one source's (the quick look at a few rows must not decide wrongly either way)."""
+    metas, texts = [], []
+    for i in range(60):  # 60 chunks of one long note, then one chunk in each of 30 notes
+        metas.append(ChunkMeta(f"note:N0#{i}", "note", "N0", "Long", readers=("a@x",)))
+        texts.append("PO-7700 again")
+    for i in range(30):
+        metas.append(ChunkMeta(f"note:M{i}#0", "note", f"M{i}", "Short", readers=("a@x",)))
+        texts.append("SKU-9 and PO-7700")
+    index = SearchIndex(metas, texts, np.ones((90, 2), np.float32) / np.sqrt(2))
+    assert len(index.rows_with_identifier("sku-9", max_sources=30)) == 30
+    assert len(index.rows_with_identifier("sku-9", max_sources=29)) == 0
+    assert len(index.rows_with_identifier("po-7700", max_sources=31)) == 90  # first 60 rows: one source
+    assert len(index.rows_with_identifier("po-7700", max_sources=30)) == 0
+    assert len(index.rows_with_identifier("po-7700")) == 90
+
+
+def test_the_int8_kernel_multiplies_exactly() -> None:
+    dot = int8_dot()
+    assert dot is not None
+    rng = np.random.default_rng(9)
+    codes = rng.integers(-127, 128, (1000, 384)).astype(np.int8)
+    query = rng.integers(-127, 128, 384).astype(np.int8)
+    assert np.array_equal(dot(codes, query), codes.astype(np.int64) @ query.astype(np.int64))
+    assert np.array_equal(
+        dot(np.full((3, 384), -127, np.int8), np.full(384, 127, np.int8)), [-127 * 127 * 384] * 3
+    )
+
+
+@pytest.mark.parametrize("kernel", ["int8", "float"])
+def test_the_candidate_bound_holds_row_by_row(kernel: str) -> None:
+    """|exact − approximate| ≤ bound for every row. With both the row and the query quantized, the
+    error reaches over twice the float path's ``σ/2 ‖q‖₁`` on short vectors, so the int8 bound's own
+    term ``σ/2 τ ‖c‖₁`` is needed (this test fails without it)."""
+    dot = int8_dot() if kernel == "int8" else None
+    assert dot is not None or kernel == "float"
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((5000, 4)).astype(np.float32)
+    index = SearchIndex(
+        [ChunkMeta(f"note:N{i}#0", "note", f"N{i}", "t") for i in range(5000)], ["x"] * 5000, vectors
+    )
+    rows = np.arange(5000)
+    for _ in range(20):
+        query = rng.standard_normal(4).astype(np.float32)
+        approx, bound = index._approx(query, rows, dot)
+        assert np.all(np.abs(vectors.astype(np.float64) @ query - approx) <= bound(rows))

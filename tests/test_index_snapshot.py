@@ -11,6 +11,7 @@ import pytest
 
 from bot.config import Settings
 from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.columns import RowFile
 from bot.knowledge.snapshot import snapshot_root
 from tests.conftest import HashEmbedder
 from tests.crm_fixtures import ALICE, BOB, small_export, write_csv
@@ -49,7 +50,8 @@ def test_a_new_process_loads_the_snapshot_of_the_same_generation(built: tuple[Se
     kb = _open(settings)
     assert _results(kb) == results
     assert kb.keeper.last == "snapshot"
-    assert isinstance(kb.index().segments[0].exact, np.memmap)  # mapped, not read into memory
+    assert isinstance(kb.index().segments[0].texts.blob, np.memmap)  # mapped, not read into memory
+    assert isinstance(kb.index().segments[0].exact, RowFile)  # read per search with pread
 
 
 def test_an_older_snapshot_is_caught_up_from_the_change_log(

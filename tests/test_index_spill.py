@@ -15,6 +15,7 @@ import pytest
 from bot.config import Settings
 from bot.knowledge import lexical, snapshot, spool
 from bot.knowledge.base import KnowledgeBase
+from bot.knowledge.columns import RowFile
 from bot.knowledge.index import ChunkMeta, Page, SearchIndex
 from tests.conftest import HashEmbedder
 from tests.crm_fixtures import ALICE, BOB, small_export
@@ -74,7 +75,10 @@ def test_the_spilled_build_equals_the_in_memory_build_array_by_array(
         assert got[name].dtype == want[name].dtype, name
         assert got[name].shape == want[name].shape, name
         assert np.array_equal(got[name], want[name]), name
-        assert isinstance(got[name], np.memmap), name  # served from the snapshot's files
+        if name not in ("codes", "exact"):
+            assert isinstance(got[name], np.memmap), name  # served from the snapshot's files
+    assert isinstance(spilled.segments[0].exact, RowFile)  # read with pread per search
+    assert not isinstance(spilled.segments[0].codes, np.memmap)  # read into memory at start
     assert spilled.lexical.stats == in_memory.lexical.stats
     assert sorted(p.name for p in (tmp_path / "snap").iterdir()) == ["gen-g1"]
     assert not list((tmp_path / "snap" / "gen-g1").glob("scratch*"))
@@ -149,7 +153,7 @@ def test_an_unwritable_cache_dir_builds_in_a_temporary_folder_that_goes_away(
     kb = KnowledgeBase.open(settings.model_copy(update={"cache_dir": blocked / "cache"}), HashEmbedder())
     assert _results(kb) == want
     assert kb.keeper.last == "full"
-    assert isinstance(kb.index().segments[0].exact, np.memmap)  # mapped, not held in memory
+    assert isinstance(kb.index().segments[0].exact, RowFile)  # read from the (deleted) file, not held
     assert list(temp.iterdir()) == []  # deleted once mapped
     assert blocked.read_text() == "a file where CACHE_DIR should be"
 

@@ -46,3 +46,22 @@ def test_a_later_part_is_scored_with_the_base_statistics() -> None:
     assert np.array_equal(scores[: len(TEXTS)], base.scores("gateway zyzzyva"))  # the base rows unchanged
     assert scores[len(TEXTS)] > 0 and scores[len(TEXTS) + 1] > 0  # new rows found, new words too
     assert grown.df("gateway") == 2
+
+
+def test_scoring_only_some_rows_gives_the_same_numbers_as_scoring_all() -> None:
+    """A search scores only the rows its viewer may read; those scores must be the full scores' own
+    (both lookup directions: a rare word's short posting list, a common word's long one)."""
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(30)]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(0, 12)), p=None)) for _ in range(400)]
+    base = LexicalIndex.build(texts[:300], k1=1.2, b=0.4)
+    grown = base.with_part(texts[300:])  # two parts: rows are split between them
+    queries = [["w0"], ["w1", "w29", "w1"], ["nothing"], [], words[:8]]
+    for index in (base, grown):
+        for size in (0, 1, 5, 60, len(index)):
+            rows = np.sort(rng.choice(len(index), size=size, replace=False))
+            for tokens in queries:
+                full = index.scores_of_tokens(tokens)
+                assert np.array_equal(index.scores_of_tokens(tokens, rows), full[rows]), (size, tokens)
+    edge = np.array([0, len(grown) - 1])  # the first and last row, across both parts
+    assert np.array_equal(grown.scores("w0 w5", edge), grown.scores("w0 w5")[edge])

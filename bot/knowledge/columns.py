@@ -8,6 +8,7 @@ and can be memory-mapped from a snapshot file.
 from __future__ import annotations
 
 import itertools
+import os
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar, overload
@@ -203,5 +204,74 @@ class Postings:
         k = self.keys.find(key)
         return EMPTY_ROWS if k < 0 else np.asarray(self.rows[self.indptr[k] : self.indptr[k + 1]], np.int64)
 
+    def head(self, key: str, n: int) -> np.ndarray:
+        """The first ``n`` rows of ``key`` (all of them when it has fewer)."""
+        k = self.keys.find(key)
+        if k < 0:
+            return EMPTY_ROWS
+        lo = int(self.indptr[k])
+        return np.asarray(self.rows[lo : min(lo + n, int(self.indptr[k + 1]))], np.int64)
+
     def __len__(self) -> int:
         return len(self.keys)
+
+
+class RowFile:
+    """The rows of a 2-D array in a ``.npy`` file, read on demand with ``os.pread``, never mapped.
+
+    The exact float32 vectors are the largest part of a snapshot (1.5 KB a chunk) and a search reads a
+    few hundred of them. Memory-mapped, every read row also maps the pages around it (the kernel's
+    fault-around), so after a few hundred searches the whole file counted in the process's memory;
+    read with ``pread`` they stay in the page cache, shared and reclaimable. The file descriptor is
+    held, so a snapshot replaced on disk keeps serving until the index lets it go.
+    """
+
+    def __init__(self, path: str) -> None:
+        with open(path, "rb") as f:
+            major, _ = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran_order, dtype = read_header(f)
+            self.offset = f.tell()
+        if len(shape) != 2 or fortran_order:
+            raise ValueError(f"{path}: not a C-ordered 2-D array")
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self.dtype = np.dtype(dtype)
+        self._row_bytes = self.shape[1] * self.dtype.itemsize
+        fd = os.open(path, os.O_RDONLY)
+        if os.fstat(fd).st_size < self.offset + self.shape[0] * self._row_bytes:
+            os.close(fd)
+            raise ValueError(f"{path}: shorter than its header says")
+        self._fd = fd
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", -1)
+        if fd >= 0:
+            os.close(fd)
+
+    def __getitem__(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The rows ``rows`` (any order, repeats allowed), one ``pread`` per run of adjacent rows."""
+        rows = np.asarray(rows, np.int64).reshape(-1)
+        out = np.empty((len(rows), self.shape[1]), self.dtype)
+        if len(rows) == 0:
+            return out
+        if rows.min() < 0 or rows.max() >= self.shape[0]:
+            raise IndexError("row out of range")
+        order = np.argsort(rows, kind="stable")
+        wanted = np.unique(rows[order])
+        breaks = np.flatnonzero(np.diff(wanted) != 1) + 1
+        block = np.empty((len(wanted), self.shape[1]), self.dtype)
+        view = block.data.cast("B")
+        at = 0
+        for run in np.split(wanted, breaks):
+            size = len(run) * self._row_bytes
+            got = os.preadv(self._fd, [view[at : at + size]], self.offset + int(run[0]) * self._row_bytes)
+            if got != size:
+                raise OSError(f"short read of the vector file ({got} of {size} bytes)")
+            at += size
+        out[order] = block[np.searchsorted(wanted, rows[order])]
+        return out

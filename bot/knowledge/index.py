@@ -16,7 +16,7 @@ adds a second segment for the changed rows and marks their old rows dead
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -24,7 +24,8 @@ from typing import Literal, TypeVar
 import numpy as np
 
 from bot.identity.viewer import Viewer
-from bot.knowledge.columns import EMPTY_ROWS, Interner, Postings, RowView, StringTable, search_sorted
+from bot.knowledge.columns import EMPTY_ROWS, Interner, Postings, RowFile, RowView, StringTable, search_sorted
+from bot.knowledge.int8_dot import Int8Dot, int8_dot
 from bot.knowledge.lexical import Bm25Part, LexicalIndex, build_part, identifiers
 from bot.knowledge.spool import Spool
 
@@ -72,17 +73,27 @@ def top_sources(
         width *= 4
 
 
-def quantize(vectors: np.ndarray, *, block: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
-    """int8 codes and a float32 scale per row: ``vectors ≈ codes * scale[:, None]``, each component
-    within ``scale / 2`` (a block of rows at a time, so no float temporary of the whole matrix)."""
+def quantize(vectors: np.ndarray, *, block: int = 50_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """int8 codes, a float32 scale per row and each row's code L1 norm (for the bound of an int8 × int8
+    score): ``vectors ≈ codes * scale[:, None]``, each component within ``scale / 2`` (a block of rows
+    at a time, so no float temporary of the whole matrix)."""
     codes = np.empty(vectors.shape, np.int8)
     scale = np.empty(len(vectors), np.float32)
+    l1 = np.empty(len(vectors), np.int32)
     for lo in range(0, len(vectors), block):
         part = vectors[lo : lo + block]
-        peak = np.abs(part).max(axis=1)
+        peak = np.abs(part).max(axis=1) if part.shape[1] else np.zeros(len(part), np.float32)
         scale[lo : lo + block] = np.where(peak > 0, peak / 127, 1.0)
         codes[lo : lo + block] = np.clip(np.rint(part / scale[lo : lo + block, None]), -127, 127)
-    return codes, scale
+        l1[lo : lo + block] = np.abs(codes[lo : lo + block]).sum(axis=1, dtype=np.int32)
+    return codes, scale, l1
+
+
+def quantize_query(query: np.ndarray) -> tuple[np.ndarray, float]:
+    """int8 codes of a query vector and their step ``tau``: each component within ``tau / 2``."""
+    peak = float(np.abs(query).max()) if len(query) else 0.0
+    tau = peak / 127 if peak > 0 else 1.0
+    return np.clip(np.rint(query / tau), -127, 127).astype(np.int8), tau
 
 
 @dataclass
@@ -109,7 +120,8 @@ class Segment:
     texts: StringTable  # row order
     codes: np.ndarray  # int8 vectors
     scale: np.ndarray
-    exact: np.ndarray  # float32 vectors (memory-mapped from a snapshot)
+    code_l1: np.ndarray  # Σ|codes| per row
+    exact: np.ndarray | RowFile  # float32 vectors (read with pread from a snapshot: columns.RowFile)
     readers: Postings
     idents: Postings
     source_rows: Postings
@@ -173,6 +185,8 @@ class Segment:
             elif isinstance(value, Postings):
                 out[f"{name}.keys.blob"], out[f"{name}.keys.offsets"] = value.keys.blob, value.keys.offsets
                 out[f"{name}.indptr"], out[f"{name}.rows"] = value.indptr, value.rows
+            elif isinstance(value, RowFile):
+                out[name] = value[np.arange(len(value))]
             else:
                 out[name] = value
         return out
@@ -205,6 +219,7 @@ class _Columns:
         self.exact = Spool(np.float32, spill, "exact")
         self.codes = Spool(np.int8, spill, "codes")
         self.scale = Spool(np.float32, spill, "scale")
+        self.code_l1 = Spool(np.int32, spill, "code_l1")
         self.idents = Interner()
         self.ident_rows = array("i")
         self.dim = 0
@@ -220,9 +235,10 @@ class _Columns:
             if len(metas):
                 vectors = vectors.reshape(len(metas), self.dim)
                 self.exact.append(vectors)
-                codes, scale = quantize(vectors)
+                codes, scale, code_l1 = quantize(vectors)
                 self.codes.append(codes)
                 self.scale.append(scale)
+                self.code_l1.append(code_l1)
             blob = bytearray()
             for meta, text in zip(metas, texts, strict=True):
                 self.ids.append(meta.chunk_id)
@@ -262,6 +278,7 @@ class _Columns:
         texts = StringTable(self.text_blob.finish(), offsets)
         exact = self.exact.finish(tail=(self.dim,))
         codes, scale = self.codes.finish(tail=(self.dim,)), self.scale.finish()
+        code_l1 = self.code_l1.finish()
         doc = types.find("doc")
         not_doc = type_codes != doc if doc >= 0 else np.ones(n, bool)
         no_account = accounts.find("")
@@ -277,7 +294,7 @@ class _Columns:
         return Segment(
             chunk_ids, id_order, types, type_codes.astype(np.int8), sources, source_codes, titles,
             title_codes, deals, deal_codes, accounts, account_codes, updated, updated_codes,
-            reader_sets, reader_codes, public, texts, codes, scale, exact,
+            reader_sets, reader_codes, public, texts, codes, scale, code_l1, exact,
             Postings.of_members(reader_sets, reader_codes, ";"),
             Postings.of_codes(ident_keys, ident_codes).remap(ident_rows),
             Postings.of_codes(sources, source_codes), account_rows,
@@ -357,6 +374,7 @@ class SearchIndex:
             live = [(a, name, row + start) for a, name, row in seg.account_records()]
             self._accounts += [item for item in live if not self.dead[item[2]]]
         self._half_scale = np.concatenate([s.scale for s in segments]) / 2
+        self._code_l1 = np.concatenate([s.code_l1 for s in segments])
         self.metas: Sequence[ChunkMeta] = RowView(n, self.meta)
         self.texts: Sequence[str] = RowView(n, self.text)
 
@@ -416,8 +434,20 @@ class SearchIndex:
         """Every email named as owner or team of some record."""
         return frozenset(e for seg in self.segments for e in seg.readers.keys)
 
-    def rows_with_identifier(self, ident: str) -> np.ndarray:
-        return self._rows("idents", ident)
+    def rows_with_identifier(self, ident: str, *, max_sources: int | None = None) -> np.ndarray:
+        """Live rows holding ``ident``. With ``max_sources``: none when they belong to more sources than
+        that (a token that common identifies nothing), decided from a few of its rows when it is
+        common, so a word in half the corpus costs what a rare one does."""
+        if max_sources is not None:
+            for seg, start in zip(self.segments, self.starts.tolist(), strict=False):
+                head = seg.idents.head(ident, 4 * (max_sources + 1)) + start
+                head = head[~self.dead[head]]
+                if len(np.unique(self.source_codes[head])) > max_sources:
+                    return EMPTY_ROWS
+        rows = self._rows("idents", ident)
+        if max_sources is not None and len(np.unique(self.source_codes[rows])) > max_sources:
+            return EMPTY_ROWS
+        return rows
 
     def rows_of_source(self, source_key: str) -> np.ndarray:
         return self._rows("source_rows", source_key)
@@ -451,38 +481,70 @@ class SearchIndex:
                 out[pick] = seg.exact[rows[pick] - int(self.starts[s])]
         return out
 
-    def _approx(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def _approx(
+        self, query: np.ndarray, rows: np.ndarray, dot: Int8Dot | None
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """Approximate scores of ``rows`` (ascending) from the int8 codes, and a function giving, for
+        any rows, a bound on |exact − approximate| score.
+
+        With ``dot`` (the int8 kernel, bot/knowledge/int8_dot.py) the query is quantized too, with
+        step ``τ``: ``v·q − στ(c·d) = σ c·e_q + e_v·q``, so the bound is ``σ/2 (‖q‖₁ + τ ‖c‖₁)``.
+        Without it the codes are converted to float32 and the bound is ``σ/2 ‖q‖₁``.
+        """
         out = np.empty(len(rows), np.float32)
         bounds = np.searchsorted(rows, self.starts)  # rows are ascending
+        qcodes, tau = quantize_query(query)
         for s, seg in enumerate(self.segments):
             lo, hi = int(bounds[s]), int(bounds[s + 1])
             if hi > lo:
                 local = rows[lo:hi] - int(self.starts[s])
-                out[lo:hi] = (seg.codes[local].astype(np.float32) @ query) * seg.scale[local]
-        return out
+                if dot is not None:
+                    out[lo:hi] = dot(np.take(seg.codes, local, axis=0), qcodes) * (
+                        seg.scale[local].astype(np.float64) * tau
+                    )
+                else:
+                    out[lo:hi] = (np.take(seg.codes, local, axis=0).astype(np.float32) @ query) * seg.scale[
+                        local
+                    ]
+        q_l1 = float(np.abs(query).sum())
+
+        def bound(of: np.ndarray) -> np.ndarray:
+            extra = self._code_l1[of] * tau if dot is not None else 0.0
+            return np.asarray(self._half_scale[of] * (q_l1 + extra) + 1e-5, np.float64)
+
+        return out, bound
 
     def dense_scores(self, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Exact cosine similarity of the query with each of ``rows`` (vectors are unit length)."""
         return np.asarray(self.vectors_of(rows) @ query_vector, np.float32)
 
+    def _candidates(self, query: np.ndarray, rows: np.ndarray, n: int, dot: Int8Dot | None) -> np.ndarray:
+        """The rows whose exact score may place them among the ``n`` best sources.
+
+        Each approximate score is within ``bound`` of the exact one (:meth:`_approx`). The ``n`` best
+        sources by approximate score each have a row scoring at least ``t - B`` exactly (``t`` the n-th
+        source's approximate score, ``B`` the largest bound among those rows), so every row of the
+        exact top-``n`` has an approximate score of at least ``t - B - bound``.
+        """
+        approx, bound = self._approx(query, rows, dot)
+        top_rows, top_scores = top_sources(rows, approx, n, self.source_codes)
+        if len(top_rows) < n:
+            return rows
+        floor = float(top_scores.min()) - float(bound(top_rows).max())
+        return np.asarray(rows[approx + bound(rows) >= floor])
+
     def dense_top(self, query: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """:func:`top_sources` of the exact dense scores of ``rows`` (ascending), computed exactly only
-        for the rows the int8 pass cannot rule out.
-
-        Each int8 score is within ``bound = scale / 2 × ‖query‖₁`` of the exact one. The ``n`` best
-        sources by int8 score each have a row scoring at least ``t - B`` exactly (``t`` the n-th
-        source's int8 score, ``B`` the largest bound), so every row of the exact top-``n`` has an int8
-        score of at least ``t - B - bound``; those rows are rescored in float32.
-        """
+        for the rows two cheaper passes cannot rule out: int8 × int8 over every row (when the kernel
+        is exact on this CPU), int8 × float32 over the survivors (a tighter bound), then float32
+        vectors read for the few left (:meth:`_candidates`)."""
         query = np.asarray(query, np.float32)
         if len(rows) == 0:
             return rows, np.zeros(0, np.float32)
-        approx = self._approx(query, rows)
-        bound = self._half_scale[rows] * float(np.abs(query).sum()) + 1e-5
-        top_rows, top_scores = top_sources(rows, approx, n, self.source_codes)
-        if len(top_rows) >= n:
-            floor = float(top_scores.min()) - float(bound.max())
-            rows = rows[approx + bound >= floor]
+        dot = int8_dot()
+        if dot is not None:
+            rows = self._candidates(query, rows, n, dot)
+        rows = self._candidates(query, rows, n, None)
         return top_sources(rows, self.dense_scores(query, rows), n, self.source_codes)
 
     def with_changes(self, changed: Iterable[Page], gone: Iterable[str]) -> SearchIndex:

@@ -77,7 +77,8 @@ def _word(token: str) -> str:
 class Bm25Part:
     """BM25 scores of a run of rows as a token-major sparse matrix (CSC): for token ``t`` (its position
     in the sorted ``vocab``), ``data[indptr[t]:indptr[t + 1]]`` are its scores in rows ``indices[...]``
-    (relative to the part's first row). Scores are precomputed, as bm25s does (Lucene variant)."""
+    (relative to the part's first row, ascending within a token). Scores are precomputed, as bm25s
+    does (Lucene variant)."""
 
     vocab: StringTable
     indptr: np.ndarray
@@ -89,13 +90,33 @@ class Bm25Part:
         t = self.vocab.find(token)
         return 0 if t < 0 else int(self.indptr[t + 1] - self.indptr[t])
 
-    def add_scores(self, out: np.ndarray, tokens: Sequence[str]) -> None:
-        """Add the part's score of each of ``tokens`` (repeats count again) to ``out``, in order."""
+    def add_scores(self, out: np.ndarray, tokens: Sequence[str], rows: np.ndarray | None = None) -> None:
+        """Add the part's score of each of ``tokens`` (repeats count again) to ``out``, in order.
+
+        Without ``rows``, ``out`` has a score per row of the part. With ``rows`` (ascending row numbers
+        of the part), ``out`` is aligned with them, and a token costs O(min(df, len(rows)) · log):
+        a long posting list is probed at ``rows`` rather than read whole, so a query over the rows one
+        rep may see does not pay for the whole corpus's common words.
+        """
         for tok in tokens:
             t = self.vocab.find(tok)
-            if t >= 0:
-                start, end = self.indptr[t], self.indptr[t + 1]
+            if t < 0:
+                continue
+            start, end = int(self.indptr[t]), int(self.indptr[t + 1])
+            if rows is None:
                 out[self.indices[start:end]] += self.data[start:end]
+            elif len(rows) and end > start:
+                posting = self.indices[start:end]
+                if end - start <= len(rows):  # each posting row looked up among ``rows``
+                    at = np.searchsorted(rows, posting)
+                    at[at == len(rows)] = 0
+                    hit = rows[at] == posting
+                    out[at[hit]] += self.data[start:end][hit]
+                else:  # each of ``rows`` looked up in the posting list
+                    at = np.searchsorted(posting, rows)
+                    at[at == len(posting)] = 0
+                    hit = posting[at] == rows
+                    out[hit] += self.data[start + at[hit]]
 
 
 @dataclass(frozen=True)
@@ -138,9 +159,10 @@ class LexicalIndex:
     def df(self, token: str) -> int:
         return sum(p.df(token) for p in self.parts)
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every text for ``query`` (zeros when no query word is in the corpus)."""
-        return self.scores_of_tokens(tokenize(query))
+    def scores(self, query: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every text (or of ``rows``) for ``query`` (zeros when no query word is in the
+        corpus)."""
+        return self.scores_of_tokens(tokenize(query), rows)
 
     def idf(self, tokens: Sequence[str]) -> dict[str, float]:
         """BM25 inverse document frequency of each distinct token (0 for words not in the corpus)."""
@@ -150,12 +172,24 @@ class LexicalIndex:
             out[tok] = float(np.log(1 + (self._size - df + 0.5) / (df + 0.5))) if df else 0.0
         return out
 
-    def scores_of_tokens(self, tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every text for already tokenized query words."""
-        out = np.zeros(self._size, np.float32)
+    def scores_of_tokens(self, tokens: Sequence[str], rows: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every text for already tokenized query words; with ``rows`` (ascending), the
+        scores of those rows only, in their order — the same numbers, at a cost that follows
+        ``len(rows)`` rather than the corpus (:meth:`Bm25Part.add_scores`)."""
+        if rows is None:
+            out = np.zeros(self._size, np.float32)
+            start = 0
+            for part in self.parts:
+                part.add_scores(out[start : start + part.n_docs], tokens)
+                start += part.n_docs
+            return out
+        rows = np.asarray(rows, np.int64)
+        out = np.zeros(len(rows), np.float32)
         start = 0
         for part in self.parts:
-            part.add_scores(out[start : start + part.n_docs], tokens)
+            lo, hi = np.searchsorted(rows, [start, start + part.n_docs])
+            if hi > lo:
+                part.add_scores(out[lo:hi], tokens, rows[lo:hi] - start)
             start += part.n_docs
         return out
 

@@ -187,14 +187,15 @@ class HybridSearcher:
         if len(rows) == 0:
             return {}
         lq = lexical_query or query
-        lex = self._lexical(index, lq) if t.fusion != "dense" else None
+        lex = self._lexical(index, lq, rows) if t.fusion != "dense" else None
         qvec = (embedder or self._embedder).embed([query])[0] if t.fusion != "bm25" else None
         fused = self._fuse(index, rows, k, lex, qvec)
         if t.prf_docs > 0 and (t.prf_terms > 0 or t.prf_weight > 0) and fused:
             top = sorted(fused.items(), key=lambda pair: -pair[1])[: t.prf_docs]
             if lex is not None and t.prf_terms > 0:
                 terms = feedback_terms(index, top, t.prf_terms, exclude=set(tokenize(lq)))
-                lex = lex + t.prf_term_weight * index.lexical.scores_of_tokens(terms) if terms else lex
+                if terms:
+                    lex = lex + t.prf_term_weight * index.lexical.scores_of_tokens(terms, rows)
             if qvec is not None and t.prf_weight > 0:
                 qvec = rocchio(index, qvec, [row for row, _ in top], t.prf_weight)
             fused = self._fuse(index, rows, k, lex, qvec)
@@ -208,12 +209,13 @@ class HybridSearcher:
             self.feedback().apply(index, fused, t.feedback_weight)
         return fused
 
-    def _lexical(self, index: SearchIndex, lexical_query: str) -> np.ndarray:
-        """BM25 of every row: the question, plus the sales-vocabulary expansion at its lower weight."""
-        lex = index.lexical.scores(lexical_query)
+    def _lexical(self, index: SearchIndex, lexical_query: str, rows: np.ndarray) -> np.ndarray:
+        """BM25 of each of ``rows``: the question, plus the sales-vocabulary expansion at its lower
+        weight. Only the viewer's rows are scored, so the cost follows what they may see."""
+        lex = index.lexical.scores(lexical_query, rows)
         extra = expansion_tokens(lexical_query) if self.tuning.expansion_weight > 0 else []
         if extra:
-            lex = lex + self.tuning.expansion_weight * index.lexical.scores_of_tokens(extra)
+            lex = lex + self.tuning.expansion_weight * index.lexical.scores_of_tokens(extra, rows)
         return lex
 
     def _fuse(
@@ -222,10 +224,9 @@ class HybridSearcher:
         t = self.tuning
         n = max(t.candidates, k)
         lists: list[tuple[np.ndarray, np.ndarray, float]] = []
-        if lex is not None:
-            visible = lex[rows]
-            hit = visible > 0
-            lists.append((*top_sources(rows[hit], visible[hit], n, index.source_codes), 1.0 - t.dense_weight))
+        if lex is not None:  # aligned with ``rows``
+            hit = lex > 0
+            lists.append((*top_sources(rows[hit], lex[hit], n, index.source_codes), 1.0 - t.dense_weight))
         if qvec is not None:
             lists.append((*index.dense_top(qvec, rows, n), t.dense_weight))
         fused: dict[int, float] = {}
@@ -270,9 +271,7 @@ class HybridSearcher:
         """Records holding a query identifier verbatim go first; their parent deal and account next."""
         bonus: dict[int, float] = {}
         for ident in identifiers(query):
-            rows = index.rows_with_identifier(ident)
-            if len(np.unique(index.source_codes[rows])) > self.tuning.identifier_max_sources:
-                continue
+            rows = index.rows_with_identifier(ident, max_sources=self.tuning.identifier_max_sources)
             for row in rows.tolist():
                 if mask[row]:
                     bonus[row] = bonus.get(row, 0.0) + self.tuning.identifier_boost

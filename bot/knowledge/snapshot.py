@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import Settings
-from bot.knowledge.columns import StringTable
+from bot.knowledge.columns import RowFile, StringTable
 from bot.knowledge.index import Page, SearchIndex, Segment
 from bot.knowledge.lexical import Bm25Part, Bm25Stats, LexicalIndex
 from bot.knowledge.spool import create_private
 from bot.knowledge.store import COLLECTION
 
-FORMAT = 1
+FORMAT = 2  # 2: code_l1 per row (int8 × int8 scoring), exact vectors read with pread
 HEADER = "header.json"
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def _open(folder: Path, *, k1: float, b: float) -> tuple[SearchIndex, str]:
             raise SnapshotError(f"{name} is not the shape the header says")
         arrays[name] = array
     rows = int(header["rows"])
-    for name in ("public", "scale", "source_codes", "reader_codes", "type_codes"):
+    for name in ("public", "scale", "code_l1", "source_codes", "reader_codes", "type_codes"):
         if len(arrays[name]) != rows:
             raise SnapshotError(f"{name} does not have {rows} rows")
     if arrays["codes"].shape[0] != rows or arrays["exact"].shape[0] != rows:
@@ -142,7 +142,11 @@ def _open(folder: Path, *, k1: float, b: float) -> tuple[SearchIndex, str]:
         rows_of = arrays[f"{name}.rows"] if f"{name}.rows" in arrays else arrays[f"{name}.indices"]
         if int(arrays[f"{name}.indptr"][-1]) != len(rows_of):
             raise SnapshotError(f"{name} postings do not match their rows")
+    # Every search reads a rep's 2–3% of the int8 codes, scattered over the whole file, so every page
+    # is touched within a few hundred searches anyway; read once here, the searches take no page faults.
+    arrays["codes"] = np.array(arrays["codes"])
     segment = Segment.of_arrays(arrays)
+    segment.exact = RowFile(str(folder / "exact.npy"))  # read per search, not mapped: see RowFile
     if len(segment.chunk_ids) != rows or len(segment.texts) != rows:
         raise SnapshotError("texts or ids do not match the row count")
     vocab = StringTable(arrays["bm25.vocab.blob"], arrays["bm25.vocab.offsets"])
