@@ -76,6 +76,11 @@ class StringTable(RowSequence[str]):
         self.blob = blob
         self.offsets = offsets
         self._view = memoryview(blob.data)
+        # Offsets read one by one (binary searches) through a memoryview: a numpy scalar index costs
+        # several times more, and a memory-mapped array's Python-level __getitem__ more still.
+        plain = offsets.view(np.ndarray)
+        fast = plain.dtype == np.int64 and plain.flags.c_contiguous and len(plain)
+        self._offsets: memoryview | np.ndarray = plain.data.cast("B").cast("q") if fast else plain
         self._cache: list[str] | None = None
 
     @classmethod
@@ -100,7 +105,7 @@ class StringTable(RowSequence[str]):
         """String ``i`` (0 ≤ i < len), without the sequence protocol's checks."""
         if self._cache is not None:
             return self._cache[i]
-        offsets = self.offsets
+        offsets = self._offsets
         return str(self._view[int(offsets[i]) : int(offsets[i + 1])], "utf-8")
 
     def cache(self) -> StringTable:

@@ -7,6 +7,7 @@ Plain words are lower-cased, stop words dropped and the rest stemmed (Snowball E
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from array import array
@@ -27,6 +28,7 @@ _STOP = frozenset(STOPWORDS_EN)
 _stemmer = Stemmer.Stemmer("english")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # words repeat (Zipf): a refresh re-reads thousands of texts
 def is_identifier(token: str) -> bool:
     """SKU codes, ticket and PO numbers, clause numbers: a digit plus a letter or separator, or a long
     number. Years and small counts are not identifiers."""
@@ -67,6 +69,7 @@ def identifiers(text: str) -> list[str]:
     return list(seen)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _word(token: str) -> str:
     if token.isalpha():
         return str(_stemmer.stemWord(token))
