@@ -102,3 +102,8 @@ class Record:
 def chunk_id(source_type: SourceType, source_id: str, position: int) -> str:
     """Deterministic ids so a re-run after a crash overwrites instead of duplicating."""
     return f"{source_type}:{source_id}#{position}"
+
+
+def key_of_chunk(chunk: str) -> str:
+    """The ``type:id`` key of the record whose chunk has this id (:func:`chunk_id`)."""
+    return chunk.rpartition("#")[0]

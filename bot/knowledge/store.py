@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.errors import CloserError, StoreBusyError, StoreError
 from bot.knowledge.disk_keys import DiskKeys
 from bot.knowledge.index import ChunkMeta, Page
-from bot.knowledge.records import Access, Parent, Record, SourceType, Visibility, access_parent
+from bot.knowledge.records import Access, Parent, Record, SourceType, Visibility, access_parent, key_of_chunk
 from bot.privacy.secrets import mask_secrets, masked_url, secrets_of
 
 COLLECTION = "closer_chunks"
@@ -331,14 +331,15 @@ class ChunkStore:
     def source_keys(self, kinds: Sequence[SourceType], *, origin: str | None = None) -> Iterator[str]:
         """The ``type:id`` key of every stored record of these source types (only those synced from
         ``origin`` when given), read page by page (a key may come more than once: one per chunk that
-        is not next to its record's others)."""
+        is not next to its record's others). Pages of chunk ids only: a page of metadata is ~1 MB that
+        Chroma's HTTP client leaves to the cyclic garbage collector, so many of them pile up."""
         where: dict[str, Any] = {"source_type": {"$in": list(kinds)}}
         if origin is not None:
             where = {"$and": [where, {"f_crm_source": origin}]}
         last = None
-        for page in self._pages(where, ["metadatas"]):
-            for meta in page["metadatas"]:
-                key = str(meta["source_key"])
+        for page in self._pages(where, []):
+            for chunk in page["ids"]:
+                key = key_of_chunk(chunk)
                 if key != last:
                     yield key
                 last = key
