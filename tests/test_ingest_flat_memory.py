@@ -15,7 +15,7 @@ from bot.knowledge.base import KnowledgeBase
 from bot.knowledge.crm import read_crm, stream_crm
 from bot.knowledge.disk_keys import DiskKeys
 from bot.knowledge.problems import Findings
-from bot.knowledge.records import SourceType
+from bot.knowledge.records import SourceType, chunk_id, key_of_chunk
 from bot.knowledge.store import PAGE
 from tests.conftest import HashEmbedder
 from tests.crm_fixtures import CAROL, small_export, write_csv
@@ -151,3 +151,8 @@ def test_exported_parents_are_kept_on_disk_and_children_still_inherit_their_acce
         ("rep19999@x.example",),
     )
     assert note.title == "Last — Deal 19999" and note.account_id == "A2"
+
+
+def test_the_record_key_of_a_chunk_id_keeps_a_hash_in_the_records_own_id() -> None:
+    assert key_of_chunk(chunk_id("doc", "guides/setup#install.md", 12)) == "doc:guides/setup#install.md"
+    assert key_of_chunk(chunk_id("note", "N1", 0)) == "note:N1"
