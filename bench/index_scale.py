@@ -9,21 +9,24 @@ step is a separate process that opens it the way ``closer`` does, with an empty 
 2. serve: the next start — the snapshot memory-mapped; 200 searches as reps with the real query
    embedding (p50/p95, RSS); then 1% of the chunks are rewritten in the store and the time until the
    running index serves them is measured (and that no search failed meanwhile);
-3. with ``--server``: a ``chroma run`` server on the store serves step 1 again over HTTP, and the
-   server's own peak RSS is read from /proc.
+3. with ``--server``: steps 1 and 2 go through a ``chroma run`` server on the store (as a fleet's
+   replicas do), and the server's own peak and current RSS are read from /proc at the end.
 Without ``--store`` the index is built from the synthetic pages directly (no Chroma) by the same
-``snapshot.build`` a first start uses, and step 2 runs on that snapshot without the 1% step.
+``snapshot.build`` a first start uses, and step 2 runs on that snapshot without the 1% step
+(``--snapshot DIR`` keeps it, and a later run with the same DIR measures step 2 only).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 COMMON = r"""
@@ -32,6 +35,10 @@ import numpy as np
 def rss():
     status = dict(l.split(":", 1) for l in open("/proc/self/status"))
     return round(int(status["VmRSS"].split()[0]) / 1024), round(int(status["VmHWM"].split()[0]) / 1024)
+def rss_parts():  # RSS = anonymous memory + mapped file pages (the snapshot's, reclaimable by the kernel)
+    status = dict(l.split(":", 1) for l in open("/proc/self/status"))
+    return {"rss_anon_mb": round(int(status["RssAnon"].split()[0]) / 1024),
+            "rss_file_mb": round(int(status["RssFile"].split()[0]) / 1024)}
 """
 
 BUILD = (
@@ -94,7 +101,7 @@ ms = sorted(ms[20:])
 now, peak = rss()
 out = {"rows": len(index), "load": how, "load_s": round(load_s, 2), "visible": round(statistics.mean(visible), 4),
        "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(ms[int(len(ms) * 0.95)], 1),
-       "rss_mb": now, "peak_rss_mb": peak, "python_and_model_mb": base_now}
+       "rss_mb": now, "peak_rss_mb": peak, "python_and_model_mb": base_now, **rss_parts()}
 if args["store"]:
     # 1% of the chunks rewritten by a writer, then: how long until this process serves them?
     from bot.knowledge.records import Access, Chunk, Record
@@ -150,54 +157,57 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def server_peak_rss(store: Path, cache: Path, chunks: int) -> dict[str, object]:
-    """A full build over HTTP from a ``chroma run`` server on ``store``: the server's own memory."""
+@contextlib.contextmanager
+def chroma_server(store: Path) -> Iterator[tuple[str, int]]:
+    """A ``chroma run`` server on ``store`` at 127.0.0.1: its URL and process id."""
     port = free_port()
     chroma = Path(sys.executable).with_name("chroma")
     proc = subprocess.Popen([str(chroma), "run", "--path", str(store), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        for _ in range(100):
+        for _ in range(150):
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.2)
-        settings = {
-            "chroma_url": f"http://127.0.0.1:{port}",
-            "cache_dir": str(cache),
-            "index_refresh_seconds": 3600,
-        }
-        built = run(BUILD, {"store": True, "chunks": chunks, "settings": settings})
-        status = dict(
-            line.split(":", 1) for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
-        )
-        return {"server_build_s": built["build_s"], "server_peak_rss_mb": round(int(status["VmHWM"].split()[0]) / 1024),
-                "server_rss_mb": round(int(status["VmRSS"].split()[0]) / 1024)}  # fmt: skip
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return {"server_peak_rss_mb": round(int(status["VmHWM"].split()[0]) / 1024),
+            "server_rss_mb": round(int(status["VmRSS"].split()[0]) / 1024)}  # fmt: skip
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--chunks", type=int, required=True)
     ap.add_argument("--store", type=Path, help="an embedded store written by bench.store_memory --build-only")
-    ap.add_argument(
-        "--server", action="store_true", help="also measure a Chroma server's memory (with --store)"
-    )
+    ap.add_argument("--server", action="store_true",
+                    help="with --store: every step goes through a `chroma run` server on it, as in a fleet")  # fmt: skip
+    ap.add_argument("--snapshot", type=Path,
+                    help="without --store: build the synthetic snapshot here, or reuse the one found here")  # fmt: skip
     args = ap.parse_args()
     report: dict[str, object] = {"chunks": args.chunks}
-    with tempfile.TemporaryDirectory() as tmp:
-        cache = Path(tmp) / "cache"
-        settings = {"chroma_path": str(args.store), "cache_dir": str(cache), "index_refresh_seconds": 0,
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        server = stack.enter_context(chroma_server(args.store)) if args.store and args.server else None
+        where = {"chroma_url": server[0]} if server else {"chroma_path": str(args.store)}
+        settings = {**where, "cache_dir": str(Path(tmp) / "cache"), "index_refresh_seconds": 0,
                     "admin_emails": "admin@bench.example"}  # fmt: skip
+        snap = args.snapshot or Path(tmp) / "snapshot"
         common = {"store": args.store is not None, "chunks": args.chunks, "settings": settings,
-                  "snapshot": str(Path(tmp) / "snapshot")}  # fmt: skip
-        report.update(run(BUILD, common))
-        report["snapshot_mb"] = round(sum(f.stat().st_size for f in Path(tmp).rglob("*.npy")) / 2**20)
+                  "snapshot": str(snap)}  # fmt: skip
+        reuse = args.store is None and args.snapshot is not None and any(snap.glob("gen-*/header.json"))
+        report.update({"build": "reused"} if reuse else run(BUILD, common))
+        report["snapshot_mb"] = round(
+            sum(f.stat().st_size for f in (Path(tmp) if args.store else snap).rglob("*.npy")) / 2**20
+        )
         report.update(run(SERVE, common))
-        if args.store is not None and args.server:
-            report.update(server_peak_rss(args.store, Path(tmp) / "server-cache", args.chunks))
+        if server:
+            report.update(process_memory(server[1]))
     print(json.dumps(report), flush=True)
 
 
