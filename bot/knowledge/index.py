@@ -373,6 +373,8 @@ class SearchIndex:
         for seg, start in zip(segments, self.starts.tolist(), strict=False):
             live = [(a, name, row + start) for a, name, row in seg.account_records()]
             self._accounts += [item for item in live if not self.dead[item[2]]]
+        self._account_rows = np.array([row for _, _, row in self._accounts], np.int64)
+        self.memo: dict[object, object] = {}  # structures derived per index (search's account names)
         self._half_scale = np.concatenate([s.scale for s in segments]) / 2
         self._code_l1 = np.concatenate([s.code_l1 for s in segments])
         self.metas: Sequence[ChunkMeta] = RowView(n, self.meta)
@@ -454,6 +456,10 @@ class SearchIndex:
 
     def rows_of_account(self, account_id: str) -> np.ndarray:
         return self._rows("account_rows", account_id)
+
+    def visible_accounts(self, mask: np.ndarray) -> np.ndarray:
+        """Positions in :meth:`accounts` of the account records ``mask`` allows (ascending)."""
+        return np.flatnonzero(mask[self._account_rows]) if len(self._account_rows) else EMPTY_ROWS
 
     def accounts(self) -> list[tuple[str, str, int]]:
         """(account_id, name, row) of every account record."""
@@ -569,13 +575,23 @@ class SearchIndex:
                                 np.asarray(seg.exact[alive], np.float32)))  # fmt: skip
         rows = [*carried, *pages]
         if not any(len(m) for m, _, _ in rows):
-            return SearchIndex.of_segments([base], base_lexical, dead[: len(base)])
+            return self._keep_memo(SearchIndex.of_segments([base], base_lexical, dead[: len(base)]))
         segment, part, _ = build_segment(rows, k1=base_lexical.k1, b=base_lexical.b, base=base_lexical)
         lexical = LexicalIndex(
             [*base_lexical.parts, part], base_lexical.stats, k1=base_lexical.k1, b=base_lexical.b
         )
         dead = np.concatenate([dead[: len(base)], np.zeros(len(segment), bool)])
-        return SearchIndex.of_segments([base, segment], lexical, dead)
+        return self._keep_memo(SearchIndex.of_segments([base, segment], lexical, dead))
+
+    def _keep_memo(self, new: SearchIndex) -> SearchIndex:
+        """``new`` shares this index's memo when their account records are the same (ids, names,
+        readers): what is derived from them stays valid across a refresh that did not touch them."""
+        if [(a, n) for a, n, _ in new.accounts()] == [(a, n) for a, n, _ in self.accounts()] and all(
+            new.meta(r).readers == self.meta(q).readers and new.public[r] == self.public[q]
+            for (_, _, r), (_, _, q) in zip(new.accounts(), self.accounts(), strict=True)
+        ):
+            new.memo = self.memo
+        return new
 
     def changed_rows(self) -> int:
         """Rows outside the base segment plus dead base rows: how far this index is from a rebuild."""

@@ -97,34 +97,50 @@ def _minmax(scores: np.ndarray) -> np.ndarray:
     return (scores - lo) / (hi - lo)
 
 
-@functools.lru_cache(maxsize=512)  # one entry per distinct set of visible accounts, not per query
-def _name_patterns(accounts: tuple[tuple[str, str], ...]) -> list[tuple[str, list[re.Pattern[str]]]]:
-    """Ways a question may name each account, longest first.
+class _AccountNames:
+    """Ways a question may name each of a set of accounts, longest first, and a quick way to find
+    the few accounts a question can name at all.
 
     The full name and the name without corporate suffixes match in any case ("acme corp"); a
     shorter leading part ("Ridgeback" for "Ridgeback Outdoor Supply") only when written capitalized,
-    as a proper noun, and only when no other account starts the same way.
+    as a proper noun, and only when no other account starts the same way. An account is tried only
+    when the question holds, case-folded, the first word of one of its names: with tens of
+    thousands of accounts visible (an admin), a question is not matched against every pattern.
     """
-    firsts: dict[str, int] = {}
-    cores: dict[str, list[str]] = {}
-    for account_id, name in accounts:
-        words = name.split()
-        core = [w for w in words if w.lower().strip(",.") not in _SUFFIXES] or words
-        cores[account_id] = core
-        for n in range(1, len(core)):
-            firsts[" ".join(core[:n])] = firsts.get(" ".join(core[:n]), 0) + 1
-    out = []
-    for account_id, name in accounts:
-        core = cores[account_id]
-        exact = {name, " ".join(core)}
-        patterns = [re.compile(rf"(?<!\w){re.escape(v)}(?:'s)?(?!\w)", re.IGNORECASE)
-                    for v in sorted(exact, key=len, reverse=True) if len(v) >= 3]  # fmt: skip
-        for n in range(len(core) - 1, 0, -1):
-            prefix = " ".join(core[:n])
-            if firsts.get(prefix) == 1 and len(prefix) >= 4 and prefix[0].isupper():
-                patterns.append(re.compile(rf"(?<!\w){re.escape(prefix)}(?:'s)?(?!\w)"))
-        out.append((account_id, patterns))
-    return out
+
+    def __init__(self, accounts: Sequence[tuple[str, str]]) -> None:
+        firsts: dict[str, int] = {}
+        cores: dict[str, list[str]] = {}
+        for account_id, name in accounts:
+            words = name.split()
+            core = [w for w in words if w.lower().strip(",.") not in _SUFFIXES] or words
+            cores[account_id] = core
+            for n in range(1, len(core)):
+                firsts[" ".join(core[:n])] = firsts.get(" ".join(core[:n]), 0) + 1
+        self.names: list[tuple[str, list[tuple[str, bool]]]] = []  # (account id, [(name, any case)])
+        self.by_word: dict[str, list[int]] = {}
+        for account_id, name in accounts:
+            core = cores[account_id]
+            names = [(v, True) for v in sorted({name, " ".join(core)}, key=len, reverse=True) if len(v) >= 3]
+            for n in range(len(core) - 1, 0, -1):
+                prefix = " ".join(core[:n])
+                if firsts.get(prefix) == 1 and len(prefix) >= 4 and prefix[0].isupper():
+                    names.append((prefix, False))
+            for word in {v.split()[0].casefold() for v, _ in names if v.split()}:
+                self.by_word.setdefault(word, []).append(len(self.names))
+            self.names.append((account_id, names))
+
+    def candidates(self, query: str) -> list[tuple[str, list[re.Pattern[str]]]]:
+        """The accounts (in order) whose names' first words occur in ``query``, with their patterns."""
+        lowered = query.casefold()
+        picked = sorted({i for word, ids in self.by_word.items() if word in lowered for i in ids})
+        return [(self.names[i][0], [_name_pattern(v, any_case) for v, any_case in self.names[i][1]])
+                for i in picked]  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_pattern(name: str, any_case: bool) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(name)}(?:'s)?(?!\w)", re.IGNORECASE if any_case else 0)
 
 
 class HybridSearcher:
@@ -248,11 +264,10 @@ class HybridSearcher:
     ) -> tuple[np.ndarray | None, str, list[str]]:
         """Rows of the visible accounts the query names (plus docs), the query without the names, and
         the ids of the named accounts."""
-        visible = tuple((account_id, name) for account_id, name, row in index.accounts() if mask[row])
         # Only visible accounts: a hidden account's name must not shape (or reveal) anything.
         remaining = query
         named: list[str] = []
-        for account_id, patterns in _name_patterns(visible):
+        for account_id, patterns in _account_names(index, mask).candidates(query):
             for pattern in patterns:
                 if pattern.search(remaining):
                     named.append(account_id)
@@ -316,6 +331,20 @@ class HybridSearcher:
                 Hit(m.source_id, m.source_type, m.title, score, text, m.deal_id, m.account_id, m.chunk_id)
             )
         return hits
+
+
+def _account_names(index: SearchIndex, mask: np.ndarray) -> _AccountNames:
+    """The :class:`_AccountNames` of the accounts ``mask`` allows, kept per index and visible set
+    (a rep's set is the same on every question)."""
+    seen = index.visible_accounts(mask)
+    key = ("account-names", seen.tobytes())
+    names = index.memo.get(key)
+    if not isinstance(names, _AccountNames):
+        if len(index.memo) >= 512:
+            index.memo.clear()
+        everyone = index.accounts()
+        names = index.memo[key] = _AccountNames([everyone[i][:2] for i in seen.tolist()])
+    return names
 
 
 def _recency(index: SearchIndex, row: int) -> str:
