@@ -7,7 +7,7 @@ from array import array
 import bm25s
 import numpy as np
 
-from bot.knowledge.lexical import LexicalIndex, tokenize
+from bot.knowledge.lexical import LexicalIndex, identifiers, tokenize
 
 TEXTS = [
     "Ticket TKT-2291: the gateway locks up after the firmware update; PO 7700012345 is on hold.",
@@ -65,3 +65,13 @@ def test_scoring_only_some_rows_gives_the_same_numbers_as_scoring_all() -> None:
                 assert np.array_equal(index.scores_of_tokens(tokens, rows), full[rows]), (size, tokens)
     edge = np.array([0, len(grown) - 1])  # the first and last row, across both parts
     assert np.array_equal(grown.scores("w0 w5", edge), grown.scores("w0 w5")[edge])
+
+
+def test_tokens_and_identifiers_of_awkward_text() -> None:
+    """Identifiers whole then their parts, amounts without commas, stop words out, stems, and other
+    scripts' digits and superscripts handled as words (the fast path for plain words must agree)."""
+    text = "Ticket TKT-2291: the PO 7700012345 for 48,000 USD, clause 9.4, AX-PRO-2, x² and ١٢٣٤٥ renewals"
+    assert tokenize(text) == ["ticket", "tkt-2291", "tkt", "2291", "po", "7700012345", "48000", "usd",
+                              "claus", "9.4", "9", "4", "ax-pro-2", "ax", "pro", "2", "x²", "١٢٣٤٥",
+                              "renew"]  # fmt: skip
+    assert identifiers(text) == ["tkt-2291", "7700012345", "48000", "9.4", "ax-pro-2", "١٢٣٤٥"]

@@ -45,8 +45,11 @@ def is_identifier(token: str) -> bool:
 def tokenize(text: str) -> list[str]:
     """Lexical tokens of ``text`` in order (identifiers whole, then their parts)."""
     out: list[str] = []
-    for match in _TOKEN.finditer(text.lower()):
-        raw = match.group(0)
+    for raw in _TOKEN.findall(text.lower()):
+        if raw.isalnum():  # the common case, a plain word or number: no separator, no comma
+            if raw not in _STOP:
+                out.append(_word(raw))
+            continue
         if "," in raw and raw[0].isdigit():
             out.append(raw.replace(",", ""))  # 48,000 -> 48000, as amounts are written in exports
             continue
@@ -62,8 +65,11 @@ def tokenize(text: str) -> list[str]:
 def identifiers(text: str) -> list[str]:
     """The identifier tokens of ``text``, in order, without repeats."""
     seen: dict[str, None] = {}
-    for match in _TOKEN.finditer(text.lower()):
-        raw = match.group(0).replace(",", "") if match.group(0)[0].isdigit() else match.group(0)
+    for raw in _TOKEN.findall(text.lower()):
+        if raw.isalpha():  # no digit: never an identifier
+            continue
+        if raw[0].isdigit():
+            raw = raw.replace(",", "")
         if is_identifier(raw):
             seen.setdefault(raw, None)
     return list(seen)
