@@ -50,11 +50,10 @@ def _corpus(rows: int, seed: int, dim: int = 8) -> list[Page]:
     return pages
 
 
-@pytest.fixture
-def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tiny blocks, so a small corpus goes through many counting blocks, token ranges and reads."""
+def _small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny blocks, so a small corpus goes through many counting blocks, key ranges and reads."""
     monkeypatch.setattr(lexical, "COUNT_TOKENS", 7)
-    monkeypatch.setattr(lexical, "RANGE_ENTRIES", 5)
+    monkeypatch.setattr(spool, "RANGE_ROWS", 5)
     monkeypatch.setattr(spool, "READ_ROWS", 3)
 
 
@@ -64,11 +63,8 @@ def test_the_spilled_build_equals_the_in_memory_build_array_by_array(
 ) -> None:
     pages = _corpus(rows, seed)
     in_memory = SearchIndex.from_pages(pages, k1=1.2, b=0.75)
-    with monkeypatch.context() as m:  # tiny blocks: many counting blocks, token ranges and reads
-        m.setattr(lexical, "COUNT_TOKENS", 7)
-        m.setattr(lexical, "RANGE_ENTRIES", 5)
-        m.setattr(spool, "READ_ROWS", 3)
-        spilled = snapshot.build(iter(pages), tmp_path / "snap", "g1", k1=1.2, b=0.75)
+    _small_blocks(monkeypatch)
+    spilled = snapshot.build(iter(pages), tmp_path / "snap", "g1", k1=1.2, b=0.75)
     want, got = snapshot._arrays(in_memory), snapshot._arrays(spilled)
     assert sorted(got) == sorted(want)
     for name in want:
@@ -84,14 +80,13 @@ def test_the_spilled_build_equals_the_in_memory_build_array_by_array(
     assert not list((tmp_path / "snap" / "gen-g1").glob("scratch*"))
 
 
-def test_bm25_blocks_and_token_ranges_do_not_change_the_matrix(small_blocks: None) -> None:
-    pages = _corpus(300, 9)
-    texts = [t for _, ts, _ in pages for t in ts]
+def test_bm25_blocks_and_token_ranges_do_not_change_the_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [t for _, ts, _ in _corpus(300, 9) for t in ts]
+    reference = lexical.LexicalIndex.build(
+        texts
+    )  # default blocks: checked against bm25s in test_lexical_index.py
+    _small_blocks(monkeypatch)
     part, stats = lexical.build_part(texts, k1=0.9, b=0.4)
-    with pytest.MonkeyPatch.context() as m:  # default blocks: checked against bm25s in test_lexical_index.py
-        m.setattr(lexical, "COUNT_TOKENS", 1 << 21)
-        m.setattr(lexical, "RANGE_ENTRIES", 1 << 22)
-        reference = lexical.LexicalIndex.build(texts)
     (want,) = reference.parts
     assert stats == reference.stats
     assert list(part.vocab) == list(want.vocab)

@@ -27,7 +27,7 @@ from bot.identity.viewer import Viewer
 from bot.knowledge.columns import EMPTY_ROWS, Interner, Postings, RowFile, RowView, StringTable, search_sorted
 from bot.knowledge.int8_dot import Int8Dot, int8_dot
 from bot.knowledge.lexical import Bm25Part, LexicalIndex, build_part, identifiers
-from bot.knowledge.spool import Spool
+from bot.knowledge.spool import Pairs, Spool
 
 T = TypeVar("T")
 Page = tuple[Sequence["ChunkMeta"], Sequence[str], np.ndarray]  # metas, texts, vectors of some rows
@@ -220,8 +220,7 @@ class _Columns:
         self.codes = Spool(np.int8, spill, "codes")
         self.scale = Spool(np.float32, spill, "scale")
         self.code_l1 = Spool(np.int32, spill, "code_l1")
-        self.idents = Interner()
-        self.ident_rows = array("i")
+        self.idents = Pairs(spill, "idents")
         self.dim = 0
 
     def texts_of(self, pages: Iterable[Page]) -> Iterator[str]:
@@ -239,7 +238,7 @@ class _Columns:
                 self.codes.append(codes)
                 self.scale.append(scale)
                 self.code_l1.append(code_l1)
-            blob = bytearray()
+            blob, ident_keys, ident_rows = bytearray(), array("i"), array("i")
             for meta, text in zip(metas, texts, strict=True):
                 self.ids.append(meta.chunk_id)
                 self.types.add(meta.source_type)
@@ -253,12 +252,13 @@ class _Columns:
                 blob += text.encode()
                 self.text_ends.append(size + len(blob))
                 for ident in identifiers(text):
-                    self.idents.add(ident)
-                    self.ident_rows.append(row)
+                    ident_keys.append(self.idents.keys.code(ident))
+                    ident_rows.append(row)
                 row += 1
                 yield text
             size += len(blob)
             self.text_blob.append(np.frombuffer(blob, np.uint8))
+            self.idents.add(ident_keys, ident_rows)
 
     def segment(self) -> Segment:
         n = len(self.ids)
@@ -287,16 +287,12 @@ class _Columns:
             account_of = np.where(account_codes == no_account, -1, account_of)
         account_rows = Postings.of_codes(accounts, np.where(account_of < 0, len(accounts), account_of),
                                          skip=len(accounts))  # fmt: skip
-        ident_keys, ident_codes = self.idents.table()
-        ident_rows = (
-            np.frombuffer(self.ident_rows, np.int32) if len(self.ident_rows) else np.zeros(0, np.int32)
-        )
         return Segment(
             chunk_ids, id_order, types, type_codes.astype(np.int8), sources, source_codes, titles,
             title_codes, deals, deal_codes, accounts, account_codes, updated, updated_codes,
             reader_sets, reader_codes, public, texts, codes, scale, code_l1, exact,
             Postings.of_members(reader_sets, reader_codes, ";"),
-            Postings.of_codes(ident_keys, ident_codes).remap(ident_rows),
+            self.idents.postings(),
             Postings.of_codes(sources, source_codes), account_rows,
         )  # fmt: skip
 

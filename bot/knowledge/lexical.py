@@ -11,7 +11,7 @@ import functools
 import math
 import re
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 from bot.knowledge.columns import Interner, StringTable
-from bot.knowledge.spool import Spool
+from bot.knowledge.spool import Spool, add_counts, grouped, sort_counts
 
 _TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|[^\W_]+(?:[-_./:#][^\W_]+)*")
 _SEPARATORS = re.compile(r"[-_./:#]")
@@ -203,9 +203,7 @@ class LexicalIndex:
         return out
 
 
-_TRIPLE = (("doc", np.int32), ("tok", np.int32), ("tf", np.float32))  # scratch columns of a build
-COUNT_TOKENS = 1 << 21  # tokens of a block of rows counted at once
-RANGE_ENTRIES = 1 << 22  # matrix entries of a range of tokens sorted at once (64 ranges at most)
+COUNT_TOKENS = 1 << 20  # tokens of a block of rows counted at once
 
 
 def build_part(
@@ -215,32 +213,32 @@ def build_part(
     document frequencies add the base's and the row count and mean length are the base's.
 
     The texts are read once: each block of rows becomes (row, token, term frequency) triples, in
-    memory or, with ``spill`` (a folder), in scratch files there. The token-major matrix is then
-    filled a range of tokens at a time from those triples, so no step holds all of them sorted; with
+    memory or, with ``spill`` (a folder), in scratch files there; the token-major matrix is then
+    filled a range of tokens at a time (:func:`grouped`), so no step holds all of them sorted. With
     ``spill`` its ``indices`` and ``data`` are written to ``bm25.indices.npy`` / ``bm25.data.npy``.
     """
     vocab = Interner()
     vocab.code("")  # an empty text counts as one empty token, as in bm25s
-    triples = [Spool(dtype, spill, f"scratch.bm25.{name}") for name, dtype in _TRIPLE]
+    docs, toks = Spool(np.int32, spill, "scratch.bm25.doc"), Spool(np.int32, spill, "scratch.bm25.tok")
+    tfs = Spool(np.float32, spill, "scratch.bm25.tf")
     try:
-        lengths, df = _count_terms(texts, vocab, *triples)
+        lengths, df = _count_terms(texts, vocab, docs, toks, tfs)
         table, rank = vocab.ranks()
         n_docs, n_vocab = len(lengths), len(vocab)
         doc_len = np.frombuffer(lengths, np.int32) if n_docs else np.zeros(0, np.int32)
-        df_sorted = np.zeros(n_vocab, np.int64)
-        df_sorted[rank[: len(df)]] = df
+        df = sort_counts(df, rank)
         if base is None:
             stats = Bm25Stats(n_docs, float(doc_len.mean()) if n_docs else 1.0)
-            total_df = df_sorted.tolist()
+            total_df = df.tolist()
         else:
             stats = base.stats
-            total_df = [int(d) + base.df(word) for d, word in zip(df_sorted.tolist(), table, strict=True)]
+            total_df = [int(d) + base.df(word) for d, word in zip(df.tolist(), table, strict=True)]
         n = stats.n_docs
         idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in total_df], np.float32)
         indptr = np.zeros(n_vocab + 1, np.int64)
-        np.cumsum(df_sorted, out=indptr[1:])
+        np.cumsum(df, out=indptr[1:])
         indices, data = Spool(np.int32, spill, "bm25.indices"), Spool(np.float32, spill, "bm25.data")
-        for doc, tok, tf in _by_token(triples, rank, _token_ranges(indptr), spill):
+        for tok, (doc, tf) in grouped(toks, (docs, tfs), rank, indptr, spill, "bm25"):
             # The Lucene variant in float64, stored as float32, exactly as bm25s computes it.
             norm = k1 * ((1 - b) + b * doc_len[doc].astype(np.float64) / stats.avgdl)
             tf64 = tf.astype(np.float64)
@@ -248,7 +246,7 @@ def build_part(
             data.append(idf[tok].astype(np.float64) * (tf64 / (norm + tf64)))
         return Bm25Part(table, indptr, indices.finish(), data.finish(), n_docs), stats
     finally:
-        for spool in triples:
+        for spool in (docs, toks, tfs):
             spool.discard()
 
 
@@ -274,9 +272,7 @@ def _count_terms(
         docs.append((keys // width).astype(np.int32) + np.int32(first))
         toks.append(tok)
         tfs.append(counts.astype(np.float32))
-        seen = np.bincount(tok, minlength=width)
-        seen[: len(df)] += df
-        df, first, pending = seen, len(lengths), array("i")
+        df, first, pending = add_counts(df, tok, width), len(lengths), array("i")
 
     for text in texts:
         before = len(pending)
@@ -288,50 +284,3 @@ def _count_terms(
             count()
     count()
     return lengths, df
-
-
-def _token_ranges(indptr: np.ndarray) -> list[tuple[int, int]]:
-    """Consecutive ranges of tokens of about :data:`RANGE_ENTRIES` matrix entries each (a single
-    token may be more), at most ~64 ranges."""
-    entries = max(RANGE_ENTRIES, int(indptr[-1]) // 64)
-    ranges, lo, n_vocab = [], 0, len(indptr) - 1
-    while lo < n_vocab:
-        hi = int(np.searchsorted(indptr, indptr[lo] + entries, side="right")) - 1
-        hi = min(max(hi, lo + 1), n_vocab)
-        ranges.append((lo, hi))
-        lo = hi
-    return ranges
-
-
-def _by_token(
-    triples: Sequence[Spool], rank: np.ndarray, ranges: Sequence[tuple[int, int]], spill: Path | None
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(row, token rank, tf) of each range of tokens in turn, ordered by token then row: one pass
-    over the triples deals them into a bucket per range, then each bucket is sorted on its own."""
-    bounds = np.array([lo for lo, _ in ranges], np.int64)
-    buckets = [[Spool(dtype, spill, f"scratch.bm25.{i}.{name}") for name, dtype in _TRIPLE]
-               for i in range(len(ranges))]  # fmt: skip
-    try:
-        for doc, tok, tf in zip(*(spool.blocks() for spool in triples), strict=True):
-            ranked = rank[tok]
-            which = np.searchsorted(bounds, ranked, side="right") - 1
-            order = np.argsort(which, kind="stable")  # rows stay ascending within a bucket
-            counts = np.bincount(which, minlength=len(ranges))
-            ends = np.cumsum(counts)
-            for bucket, start, end in zip(buckets, ends - counts, ends, strict=True):
-                part = order[start:end]
-                for spool, values in zip(bucket, (doc, ranked, tf), strict=True):
-                    spool.append(values[part])
-        for spool in triples:
-            spool.discard()
-        for bucket in buckets:
-            doc, tok, tf = (np.concatenate([*spool.blocks(), np.zeros(0, dtype)])
-                            for spool, (_, dtype) in zip(bucket, _TRIPLE, strict=True))  # fmt: skip
-            for spool in bucket:
-                spool.discard()
-            order = np.argsort(tok, kind="stable")
-            yield doc[order], tok[order], tf[order]
-    finally:
-        for bucket in buckets:
-            for spool in bucket:
-                spool.discard()
