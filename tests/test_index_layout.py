@@ -8,7 +8,7 @@ import pytest
 
 import bot.knowledge.index as index_module
 from bot.identity.viewer import Viewer
-from bot.knowledge.columns import RowFile
+from bot.knowledge.columns import RowFile, StringTable
 from bot.knowledge.index import ChunkMeta, SearchIndex, quantize, top_sources
 from bot.knowledge.int8_dot import int8_dot
 
@@ -144,3 +144,26 @@ def test_the_candidate_bound_holds_row_by_row(kernel: str) -> None:
         query = rng.standard_normal(4).astype(np.float32)
         approx, bound = index._approx(query, rows, dot)
         assert np.all(np.abs(vectors.astype(np.float64) @ query - approx) <= bound(rows))
+
+
+def test_many_lookups_at_once_find_what_one_at_a_time_finds() -> None:
+    """find_many / rows_of / live_rows_of / df_many (a refresh's batch lookups, on 8-byte prefix keys)
+    agree with the one-at-a-time binary search: long shared prefixes, other scripts, the empty
+    string, absent strings, and rows made dead by a refresh."""
+    rng = np.random.default_rng(8)
+    pool = ["", "a", "ab", "note:N0000001#0", "note:N0000001#1", "note:N0000010#0", "ünïcode", "日本語", "zz"]
+    pool += [f"note:N{int(i):07d}#{int(i) % 3}" for i in rng.integers(0, 10**6, 300)]
+    table = StringTable.sorted_unique(pool)
+    wanted = [*pool, "note:N0000001#", "note:N00000011#0", "absent", "ünïcodf", "zzz"]
+    assert table.find_many(wanted).tolist() == [table.find(w) for w in wanted]
+    metas = [ChunkMeta(f"note:N{i}#{i % 2}", "note", f"N{i}", "t", readers=("a@x",)) for i in range(200)]
+    texts = [f"w{i % 7} w{i % 11} TKT-{i:04d}" for i in range(200)]
+    index = SearchIndex(metas, texts, np.ones((200, 2), np.float32))
+    ids = [m.chunk_id for m in metas[::3]] + ["note:N5#0", "nope"]
+    assert index.segments[0].rows_of(ids).tolist() == [index.segments[0].row_of(c) for c in ids]
+    grown = index.with_changes(
+        [(metas[:5], ["changed"] * 5, np.ones((5, 2), np.float32))], [metas[7].chunk_id]
+    )
+    assert grown.live_rows_of(ids).tolist() == [grown.row_of(c) for c in ids]
+    words = ["w1", "w10", "tkt-0003", "changed", "absent", ""]
+    assert grown.lexical.df_many(words).tolist() == [grown.lexical.df(w) for w in words]

@@ -32,6 +32,35 @@ def search_sorted(get: Callable[[int], str], size: int, wanted: str) -> int:
     return lo if lo < size and get(lo) == wanted else -1
 
 
+def prefix_key(s: str) -> int:
+    """The first 8 UTF-8 bytes of ``s`` as a big-endian integer (zero-padded): ordered as ``s`` is,
+    since UTF-8 byte order is code-point order."""
+    return int.from_bytes(s.encode()[:8].ljust(8, b"\0"), "big")
+
+
+def search_sorted_many(get: Callable[[int], str], keys: np.ndarray, wanted: Sequence[str]) -> np.ndarray:
+    """Positions ``i`` with ``get(i) == w`` for each of ``wanted`` (-1 where absent), among ascending
+    strings whose :func:`prefix_key` are ``keys``: one vectorized search on the keys, then a binary
+    search only among the few strings sharing a key."""
+    out = np.full(len(wanted), -1, np.int64)
+    if not len(keys) or not len(wanted):
+        return out
+    want = np.fromiter((prefix_key(w) for w in wanted), np.uint64, len(wanted))
+    lows = np.searchsorted(keys, want, "left").tolist()
+    highs = np.searchsorted(keys, want, "right").tolist()
+    for i, (lo, hi) in enumerate(zip(lows, highs, strict=True)):
+        end, w = hi, wanted[i]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if get(mid) < w:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < end and get(lo) == w:
+            out[i] = lo
+    return out
+
+
 class RowSequence(Sequence[T]):
     """A read-only sequence whose items are made on demand by ``_item(i)`` (nothing held per row)."""
 
@@ -83,6 +112,7 @@ class StringTable(RowSequence[str]):
         fast = plain.dtype == np.int64 and plain.flags.c_contiguous and len(plain)
         self._offsets: memoryview | np.ndarray = plain.data.cast("B").cast("q") if fast else plain
         self._cache: list[str] | None = None
+        self._prefixes: np.ndarray | None = None
 
     @classmethod
     def of(cls, strings: Iterable[str]) -> StringTable:
@@ -124,6 +154,26 @@ class StringTable(RowSequence[str]):
     def find(self, s: str) -> int:
         """Position of ``s`` in a sorted table, or -1."""
         return search_sorted(self.get, len(self), s)
+
+    def find_many(self, strings: Sequence[str]) -> np.ndarray:
+        """Positions of ``strings`` in a sorted table (-1 where absent), many at once."""
+        return search_sorted_many(self.get, self.prefix_keys(), strings)
+
+    def prefix_keys(self) -> np.ndarray:
+        """:func:`prefix_key` of every string (uint64), computed once from the blob, a block at a time."""
+        if self._prefixes is None:
+            n, blob, offsets = len(self), np.asarray(self.blob), np.asarray(self.offsets, np.int64)
+            keys = np.zeros(n, np.uint64)
+            shifts = np.arange(56, -1, -8, dtype=np.uint64)
+            for lo in range(0, n, 1 << 18):
+                hi = min(n, lo + (1 << 18))
+                start = offsets[lo:hi]
+                take = np.arange(8) < np.minimum(offsets[lo + 1 : hi + 1] - start, 8)[:, None]
+                part = np.zeros((hi - lo, 8), np.uint64)
+                part[take] = blob[(start[:, None] + np.arange(8))[take]]
+                keys[lo:hi] = (part << shifts).sum(axis=1, dtype=np.uint64)  # disjoint bytes: no carry
+            self._prefixes = keys
+        return self._prefixes
 
     def codes(self, strings: Iterable[str]) -> np.ndarray:
         """Positions of ``strings`` (all present) in this sorted table."""

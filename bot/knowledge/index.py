@@ -24,7 +24,16 @@ from typing import Literal, TypeVar
 import numpy as np
 
 from bot.identity.viewer import Viewer
-from bot.knowledge.columns import EMPTY_ROWS, Interner, Postings, RowFile, RowView, StringTable, search_sorted
+from bot.knowledge.columns import (
+    EMPTY_ROWS,
+    Interner,
+    Postings,
+    RowFile,
+    RowView,
+    StringTable,
+    search_sorted,
+    search_sorted_many,
+)
 from bot.knowledge.int8_dot import Int8Dot, int8_dot
 from bot.knowledge.lexical import Bm25Part, LexicalIndex, build_part, identifiers
 from bot.knowledge.spool import Pairs, Spool
@@ -135,6 +144,7 @@ class Segment:
         return int(self.exact.shape[1])
 
     def __post_init__(self) -> None:
+        self._id_keys: np.ndarray | None = None  # prefix keys of the chunk ids in id order, when needed
         for small in (self.types, self.deals, self.accounts):  # read for every candidate row
             small.cache()
 
@@ -163,6 +173,15 @@ class Segment:
         i = search_sorted(lambda j: self.chunk_ids.get(int(self.id_order[j])), len(self), chunk_id)
         return int(self.id_order[i]) if i >= 0 else -1
 
+    def rows_of(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        """The row of each of ``chunk_ids`` (-1 where absent), many at once (a refresh's changes)."""
+        if self._id_keys is None:
+            self._id_keys = self.chunk_ids.prefix_keys()[self.id_order]
+        found = search_sorted_many(
+            lambda j: self.chunk_ids.get(int(self.id_order[j])), self._id_keys, chunk_ids
+        )
+        return np.where(found >= 0, np.asarray(self.id_order)[np.maximum(found, 0)], -1)
+
     def account_records(self) -> list[tuple[str, str, int]]:
         account = self.types.find("account")
         if account < 0:
@@ -180,6 +199,8 @@ class Segment:
         """Every array of the segment by name (what a snapshot stores)."""
         out: dict[str, np.ndarray] = {}
         for name, value in vars(self).items():
+            if name.startswith("_"):  # caches, not columns
+                continue
             if isinstance(value, StringTable):
                 out[f"{name}.blob"], out[f"{name}.offsets"] = value.blob, value.offsets
             elif isinstance(value, Postings):
@@ -358,11 +379,10 @@ class SearchIndex:
         codes = [np.asarray(base.source_codes, np.int64)]
         extra: dict[str, int] = {}
         for seg in segments[1:]:
-            local = np.array(
-                [base.sources.find(k) if base.sources.find(k) >= 0
-                 else extra.setdefault(k, len(base.sources) + len(extra)) for k in seg.sources],
-                np.int64,
-            )  # fmt: skip
+            keys = list(seg.sources)
+            local = base.sources.find_many(keys)
+            for i in np.flatnonzero(local < 0).tolist():
+                local[i] = extra.setdefault(keys[i], len(base.sources) + len(extra))
             codes.append(local[seg.source_codes] if len(seg.sources) else np.zeros(0, np.int64))
         self.source_codes = np.concatenate(codes)
         self._accounts = []
@@ -413,6 +433,19 @@ class SearchIndex:
             if local >= 0 and not self.dead[local + int(start)]:
                 return local + int(start)
         return -1
+
+    def live_rows_of(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        """The live row of each of ``chunk_ids`` (-1 where none): :meth:`row_of`, many at once."""
+        out = np.full(len(chunk_ids), -1, np.int64)
+        for seg, start in zip(reversed(self.segments), reversed(self.starts[:-1].tolist()), strict=True):
+            todo = np.flatnonzero(out < 0)
+            if not len(todo):
+                break
+            local = seg.rows_of([chunk_ids[i] for i in todo.tolist()])
+            rows = local + start
+            live = (local >= 0) & ~self.dead[np.maximum(rows, 0)]
+            out[todo[live]] = rows[live]
+        return out
 
     def _rows(self, postings: str, key: str) -> np.ndarray:
         found = [getattr(seg, postings).get_rows(key) + int(start)
@@ -556,10 +589,8 @@ class SearchIndex:
         pages = list(changed)
         new_ids = {m.chunk_id for metas, _, _ in pages for m in metas}
         dead = self.dead.copy()
-        for chunk_id in [*new_ids, *gone]:
-            row = self.row_of(chunk_id)
-            if row >= 0:
-                dead[row] = True
+        old = self.live_rows_of([*new_ids, *gone])
+        dead[old[old >= 0]] = True
         lex = self.lexical
         base, base_lexical = self.segments[0], LexicalIndex(lex.parts[:1], lex.stats, k1=lex.k1, b=lex.b)
         carried: list[Page] = []

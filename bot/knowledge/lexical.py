@@ -99,6 +99,13 @@ class Bm25Part:
         t = self.vocab.find(token)
         return 0 if t < 0 else int(self.indptr[t + 1] - self.indptr[t])
 
+    def df_many(self, tokens: Sequence[str]) -> np.ndarray:
+        t = self.vocab.find_many(tokens)
+        known = t >= 0
+        out = np.zeros(len(tokens), np.int64)
+        out[known] = self.indptr[t[known] + 1] - self.indptr[t[known]]
+        return out
+
     def add_scores(self, out: np.ndarray, tokens: Sequence[str], rows: np.ndarray | None = None) -> None:
         """Add the part's score of each of ``tokens`` (repeats count again) to ``out``, in order.
 
@@ -168,6 +175,10 @@ class LexicalIndex:
     def df(self, token: str) -> int:
         return sum(p.df(token) for p in self.parts)
 
+    def df_many(self, tokens: Sequence[str]) -> np.ndarray:
+        """Document frequency of each of ``tokens`` (a refresh looks up every new word at once)."""
+        return np.asarray(np.sum([p.df_many(tokens) for p in self.parts], axis=0, dtype=np.int64))
+
     def scores(self, query: str, rows: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of every text (or of ``rows``) for ``query`` (zeros when no query word is in the
         corpus)."""
@@ -232,7 +243,7 @@ def build_part(
             total_df = df.tolist()
         else:
             stats = base.stats
-            total_df = [int(d) + base.df(word) for d, word in zip(df.tolist(), table, strict=True)]
+            total_df = (np.asarray(df, np.int64) + base.df_many(list(table))).tolist()
         n = stats.n_docs
         idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in total_df], np.float32)
         indptr = np.zeros(n_vocab + 1, np.int64)
