@@ -109,11 +109,28 @@ def test_a_build_that_fails_midway_leaves_no_snapshot_and_a_stale_one_is_cleaned
     crashed = root / ".tmp-from-a-killed-process"  # what a kill -9 mid-build leaves
     crashed.mkdir()
     (crashed / "exact.npy").write_bytes(b"half")
+    (crashed / ".building").write_bytes(b"")  # its lock went with the process
     (root / "gen-g0").mkdir()  # an older generation
     snapshot.build(iter(pages), root, "g1", k1=0.9, b=0.4)
     assert sorted(p.name for p in root.iterdir()) == ["gen-g1"]
     loaded = snapshot.load(root, k1=0.9, b=0.4)
     assert loaded is not None and loaded[1] == "g1"
+
+
+def test_a_build_running_in_another_process_keeps_its_temporary_folder(tmp_path: Path) -> None:
+    """Two processes sharing CACHE_DIR: the one that finishes first must not delete the other's
+    folder mid-build (a crashed build's folder, whose lock died with it, is deleted: test above)."""
+    root = tmp_path / "snap"
+    pages = _corpus(60, 8)
+
+    def slow() -> Iterator[Page]:
+        yield from pages[:4]
+        snapshot.build(iter(pages), root, "g1", k1=0.9, b=0.4)  # the other process, start to end
+        yield from pages[4:]
+
+    index = snapshot.build(slow(), root, "g2", k1=0.9, b=0.4)
+    assert len(index) == 60
+    assert sorted(p.name for p in root.iterdir()) == ["gen-g2"]
 
 
 def test_the_snapshot_is_owner_only(tmp_path: Path) -> None:

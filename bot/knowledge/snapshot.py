@@ -14,6 +14,7 @@ owner-only permissions, and CACHE_DIR deserves the same protection as CHROMA_PAT
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -34,6 +35,7 @@ from bot.knowledge.store import COLLECTION
 
 FORMAT = 2  # 2: code_l1 per row (int8 × int8 scoring), exact vectors read with pread
 HEADER = "header.json"
+BUILDING = ".building"  # locked by the process writing a temporary folder
 log = logging.getLogger(__name__)
 
 
@@ -59,12 +61,26 @@ def build(pages: Iterable[Page], root: Path, generation: str, *, k1: float, b: f
 
     The large arrays (vectors, texts, BM25) go to the snapshot's temporary folder as they are built
     (bot/knowledge/spool.py), never all in memory; the folder is renamed into place only once
-    complete, so a crash leaves no snapshot that loads (its ``.tmp-*`` folder goes at the next build).
-    Older snapshots are deleted. Raises OSError when ``root`` cannot be written.
+    complete, so a crash leaves no snapshot that loads (its ``.tmp-*`` folder goes at the next build;
+    the folder of a build still running in another process does not). Older snapshots are deleted.
+    Raises OSError when ``root`` cannot be written.
     """
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = root / f".tmp-{uuid.uuid4().hex}"
     tmp.mkdir(mode=0o700)
+    lock = create_private(tmp / BUILDING)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # held until the folder is in place: see _in_use
+        final = _write(pages, tmp, root, generation, k1=k1, b=b)
+        for other in root.iterdir():
+            if other != final and not _in_use(other):
+                shutil.rmtree(other, ignore_errors=True)
+    finally:
+        os.close(lock)
+    return _open(final, k1=k1, b=b)[0]
+
+
+def _write(pages: Iterable[Page], tmp: Path, root: Path, generation: str, *, k1: float, b: float) -> Path:
     try:
         index = SearchIndex.from_pages(pages, k1=k1, b=b, spill=tmp)
         shapes: dict[str, list[object]] = {}
@@ -87,10 +103,26 @@ def build(pages: Iterable[Page], root: Path, generation: str, *, k1: float, b: f
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for other in root.iterdir():
-        if other != final:
-            shutil.rmtree(other, ignore_errors=True)
-    return _open(final, k1=k1, b=b)[0]
+    (final / BUILDING).unlink()
+    return final
+
+
+def _in_use(folder: Path) -> bool:
+    """Whether ``folder`` is a temporary folder another build is still writing (it holds the lock of
+    its ``.building`` file; a crashed build's lock went with its process)."""
+    if not folder.name.startswith(".tmp-"):
+        return False
+    try:
+        fd = os.open(folder / BUILDING, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def load(root: Path, *, k1: float, b: float) -> tuple[SearchIndex, str] | None:
