@@ -178,3 +178,18 @@ def test_npy_header_loads_with_numpy(tmp_path: Path) -> None:
         got = out.finish()
         assert got.shape == shape and got.dtype == dtype and np.array_equal(got, data)
         assert np.array_equal(np.load(tmp_path / f"a{len(shape)}{shape[0]}.npy"), data)
+
+
+def test_with_no_writable_folder_at_all_the_index_is_built_in_memory(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    normal = KnowledgeBase.open(settings, HashEmbedder())
+    normal.ingest_crm(small_export(tmp_path / "crm"))
+    want = _results(normal)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file")
+    monkeypatch.setattr(tempfile, "tempdir", str(blocked / "tmp"))  # no temporary folder either
+    kb = KnowledgeBase.open(settings.model_copy(update={"cache_dir": blocked / "cache"}), HashEmbedder())
+    assert _results(kb) == want
+    assert kb.keeper.last == "full"
+    assert not isinstance(kb.index().segments[0].exact, np.memmap)

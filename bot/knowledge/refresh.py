@@ -118,20 +118,22 @@ class IndexKeeper:
     def _build(self, generation: str) -> SearchIndex:
         """A full build from the store, written as the snapshot as it goes and served memory-mapped.
         When CACHE_DIR cannot be written, the build goes to a private temporary folder instead,
-        deleted once mapped (the mapping keeps its files readable), so memory stays as low."""
+        deleted once mapped (the mapping keeps its files readable), so memory stays as low; when no
+        folder can be written at all, the index is built in memory."""
         s = self.settings
+        k1, b = s.search_bm25_k1, s.search_bm25_b
         try:
-            index = snapshot.build(
-                self.store.pages(), self._root, generation, k1=s.search_bm25_k1, b=s.search_bm25_b
-            )
+            index = snapshot.build(self.store.pages(), self._root, generation, k1=k1, b=b)
         except OSError as exc:
             log.warning(
                 "index snapshot not written to %s (%s); building in a temporary folder", self._root, exc
             )
-            with tempfile.TemporaryDirectory(prefix="closer-index-") as tmp:
-                index = snapshot.build(
-                    self.store.pages(), Path(tmp), generation, k1=s.search_bm25_k1, b=s.search_bm25_b
-                )
+            try:
+                with tempfile.TemporaryDirectory(prefix="closer-index-") as tmp:
+                    index = snapshot.build(self.store.pages(), Path(tmp), generation, k1=k1, b=b)
+            except OSError as exc:
+                log.warning("no temporary folder for the index (%s); building it in memory", exc)
+                index = SearchIndex.from_pages(self.store.pages(), k1=k1, b=b)
         if self._on_rebuilt is not None:
             self._on_rebuilt()
         return index
