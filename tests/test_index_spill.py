@@ -151,14 +151,19 @@ def _results(kb: KnowledgeBase) -> list[list[tuple[str, float]]]:
             for q in queries for who in (ALICE, BOB)]  # fmt: skip
 
 
+def _blocked_cache(settings: Settings, tmp_path: Path) -> tuple[list[list[tuple[str, float]]], Path]:
+    """The results over a small CRM export with a writable CACHE_DIR, and a file where one should be."""
+    normal = KnowledgeBase.open(settings, HashEmbedder())
+    normal.ingest_crm(small_export(tmp_path / "crm"))
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where CACHE_DIR should be")
+    return _results(normal), blocked
+
+
 def test_an_unwritable_cache_dir_builds_in_a_temporary_folder_that_goes_away(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    normal = KnowledgeBase.open(settings, HashEmbedder())
-    normal.ingest_crm(small_export(tmp_path / "crm"))
-    want = _results(normal)
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("a file where CACHE_DIR should be")
+    want, blocked = _blocked_cache(settings, tmp_path)
     temp = tmp_path / "tmp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
@@ -183,13 +188,11 @@ def test_npy_header_loads_with_numpy(tmp_path: Path) -> None:
 def test_with_no_writable_folder_at_all_the_index_is_built_in_memory(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    normal = KnowledgeBase.open(settings, HashEmbedder())
-    normal.ingest_crm(small_export(tmp_path / "crm"))
-    want = _results(normal)
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("a file")
+    want, blocked = _blocked_cache(settings, tmp_path)
     monkeypatch.setattr(tempfile, "tempdir", str(blocked / "tmp"))  # no temporary folder either
     kb = KnowledgeBase.open(settings.model_copy(update={"cache_dir": blocked / "cache"}), HashEmbedder())
     assert _results(kb) == want
     assert kb.keeper.last == "full"
-    assert not isinstance(kb.index().segments[0].exact, np.memmap)
+    assert (
+        type(kb.index().segments[0].exact) is np.ndarray
+    )  # held in memory: neither mapped nor read from a file
