@@ -165,5 +165,11 @@ def test_many_lookups_at_once_find_what_one_at_a_time_finds() -> None:
         [(metas[:5], ["changed"] * 5, np.ones((5, 2), np.float32))], [metas[7].chunk_id]
     )
     assert grown.live_rows_of(ids).tolist() == [grown.row_of(c) for c in ids]
+    empty = SearchIndex([], [], np.zeros((0, 2), np.float32))  # a store emptied by an ingest
+    assert empty.segments[0].rows_of(["note:N1#0"]).tolist() == [-1]
+    assert (
+        empty.with_changes([(metas[:1], ["new"], np.ones((1, 2), np.float32))], ["x"]).row_of("note:N0#0")
+        == 0
+    )
     words = ["w1", "w10", "tkt-0003", "changed", "absent", ""]
     assert grown.lexical.df_many(words).tolist() == [grown.lexical.df(w) for w in words]

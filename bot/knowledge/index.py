@@ -180,7 +180,9 @@ class Segment:
         found = search_sorted_many(
             lambda j: self.chunk_ids.get(int(self.id_order[j])), self._id_keys, chunk_ids
         )
-        return np.where(found >= 0, np.asarray(self.id_order)[np.maximum(found, 0)], -1)
+        out = np.full(len(chunk_ids), -1, np.int64)
+        out[found >= 0] = np.asarray(self.id_order)[found[found >= 0]]
+        return out
 
     def account_records(self) -> list[tuple[str, str, int]]:
         account = self.types.find("account")
@@ -442,9 +444,10 @@ class SearchIndex:
             if not len(todo):
                 break
             local = seg.rows_of([chunk_ids[i] for i in todo.tolist()])
-            rows = local + start
-            live = (local >= 0) & ~self.dead[np.maximum(rows, 0)]
-            out[todo[live]] = rows[live]
+            found = np.flatnonzero(local >= 0)
+            rows = local[found] + start
+            live = ~self.dead[rows]
+            out[todo[found[live]]] = rows[live]
         return out
 
     def _rows(self, postings: str, key: str) -> np.ndarray:
