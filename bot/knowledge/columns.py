@@ -7,7 +7,6 @@ and can be memory-mapped from a snapshot file.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 from array import array
@@ -300,8 +299,6 @@ class RowFile:
             os.close(fd)
             raise ValueError(f"{path}: shorter than its header says")
         self._fd = fd
-        with contextlib.suppress(OSError, AttributeError):  # ask the kernel to read it ahead, in the
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)  # background: rescoring then hits the cache
 
     def __len__(self) -> int:
         return self.shape[0]
