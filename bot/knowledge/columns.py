@@ -19,9 +19,10 @@ EMPTY_ROWS = np.zeros(0, np.int64)
 T = TypeVar("T")
 
 
-def search_sorted(get: Callable[[int], str], size: int, wanted: str) -> int:
-    """Position ``i`` with ``get(i) == wanted`` among ``size`` ascending strings, or -1 (binary search)."""
-    lo, hi = 0, size
+def search_sorted(get: Callable[[int], str], size: int, wanted: str, lo: int = 0) -> int:
+    """Position ``i`` with ``get(i) == wanted`` among ascending strings ``lo ≤ i < size``, or -1
+    (binary search)."""
+    hi = size
     while lo < hi:
         mid = (lo + hi) // 2
         if get(mid) < wanted:
@@ -48,15 +49,8 @@ def search_sorted_many(get: Callable[[int], str], keys: np.ndarray, wanted: Sequ
     lows = np.searchsorted(keys, want, "left").tolist()
     highs = np.searchsorted(keys, want, "right").tolist()
     for i, (lo, hi) in enumerate(zip(lows, highs, strict=True)):
-        end, w = hi, wanted[i]
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if get(mid) < w:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < end and get(lo) == w:
-            out[i] = lo
+        if hi > lo:
+            out[i] = search_sorted(get, hi, wanted[i], lo)
     return out
 
 
