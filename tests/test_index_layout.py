@@ -160,11 +160,14 @@ def test_many_lookups_at_once_find_what_one_at_a_time_finds() -> None:
     texts = [f"w{i % 7} w{i % 11} TKT-{i:04d}" for i in range(200)]
     index = SearchIndex(metas, texts, np.ones((200, 2), np.float32))
     ids = [m.chunk_id for m in metas[::3]] + ["note:N5#0", "nope"]
-    assert index.segments[0].rows_of(ids).tolist() == [index.segments[0].row_of(c) for c in ids]
+    row = {m.chunk_id: i for i, m in enumerate(metas)}
+    assert index.segments[0].rows_of(ids).tolist() == [row.get(c, -1) for c in ids]
     grown = index.with_changes(
         [(metas[:5], ["changed"] * 5, np.ones((5, 2), np.float32))], [metas[7].chunk_id]
     )
-    assert grown.live_rows_of(ids).tolist() == [grown.row_of(c) for c in ids]
+    live = row | {m.chunk_id: 200 + i for i, m in enumerate(metas[:5])} | {metas[7].chunk_id: -1}
+    assert grown.live_rows_of(ids).tolist() == [live.get(c, -1) for c in ids]
+    assert [grown.row_of(c) for c in ids] == [live.get(c, -1) for c in ids]
     empty = SearchIndex([], [], np.zeros((0, 2), np.float32))  # a store emptied by an ingest
     assert empty.segments[0].rows_of(["note:N1#0"]).tolist() == [-1]
     assert (

@@ -31,7 +31,6 @@ from bot.knowledge.columns import (
     RowFile,
     RowView,
     StringTable,
-    search_sorted,
     search_sorted_many,
 )
 from bot.knowledge.int8_dot import Int8Dot, int8_dot
@@ -110,7 +109,7 @@ class Segment:
     """The columns of a run of rows (row numbers local to the segment)."""
 
     chunk_ids: StringTable  # row order
-    id_order: np.ndarray  # rows sorted by chunk id, for :meth:`row_of`
+    id_order: np.ndarray  # rows sorted by chunk id, for :meth:`rows_of`
     types: StringTable
     type_codes: np.ndarray
     sources: StringTable  # sorted "type:id" keys
@@ -167,11 +166,6 @@ class Segment:
             self.accounts.get(int(self.account_codes[row])),
             self.deals.get(int(self.deal_codes[row])),
         )
-
-    def row_of(self, chunk_id: str) -> int:
-        """The row of ``chunk_id``, or -1."""
-        i = search_sorted(lambda j: self.chunk_ids.get(int(self.id_order[j])), len(self), chunk_id)
-        return int(self.id_order[i]) if i >= 0 else -1
 
     def rows_of(self, chunk_ids: Sequence[str]) -> np.ndarray:
         """The row of each of ``chunk_ids`` (-1 where absent), many at once (a refresh's changes)."""
@@ -430,14 +424,10 @@ class SearchIndex:
 
     def row_of(self, chunk_id: str) -> int:
         """The live row of ``chunk_id``, or -1."""
-        for seg, start in zip(reversed(self.segments), reversed(self.starts[:-1]), strict=True):
-            local = seg.row_of(chunk_id)
-            if local >= 0 and not self.dead[local + int(start)]:
-                return local + int(start)
-        return -1
+        return int(self.live_rows_of([chunk_id])[0])
 
     def live_rows_of(self, chunk_ids: Sequence[str]) -> np.ndarray:
-        """The live row of each of ``chunk_ids`` (-1 where none): :meth:`row_of`, many at once."""
+        """The live row of each of ``chunk_ids`` (-1 where none): the newest segment holding it."""
         out = np.full(len(chunk_ids), -1, np.int64)
         for seg, start in zip(reversed(self.segments), reversed(self.starts[:-1].tolist()), strict=True):
             todo = np.flatnonzero(out < 0)

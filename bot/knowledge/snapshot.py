@@ -177,7 +177,7 @@ def _open(folder: Path, *, k1: float, b: float) -> tuple[SearchIndex, str]:
     # Every search reads a rep's 2–3% of the int8 codes, scattered over the whole file, so every page
     # is touched within a few hundred searches anyway; read once here, the searches take no page faults.
     arrays["codes"] = np.array(arrays["codes"])
-    _read_ahead(folder)
+    _read_ahead(folder, skip={"codes.npy"})  # just read whole
     segment = Segment.of_arrays(arrays)
     segment.exact = RowFile(str(folder / "exact.npy"))  # read per search, not mapped: see RowFile
     if len(segment.chunk_ids) != rows or len(segment.texts) != rows:
@@ -188,7 +188,7 @@ def _open(folder: Path, *, k1: float, b: float) -> tuple[SearchIndex, str]:
     return SearchIndex.of_segments([segment], lexical), generation
 
 
-def _read_ahead(folder: Path, block: int = 16 << 20) -> None:
+def _read_ahead(folder: Path, *, skip: set[str], block: int = 16 << 20) -> None:
     """Read every file of the snapshot once, so its pages are in the kernel's page cache before the
     first search (as search engines preload their index files). A search reads a few hundred exact
     vectors and the posting lists of its words at scattered places: from a cold cache each is a disk
@@ -196,7 +196,7 @@ def _read_ahead(folder: Path, block: int = 16 << 20) -> None:
     The pages are the kernel's, shared and reclaimable: read, not mapped, they do not count in this
     process's memory. ~3 GB at a million chunks: seconds, within the start-up budget."""
     buffer = bytearray(block)
-    for path in sorted(folder.glob("*.npy")):
+    for path in sorted(p for p in folder.glob("*.npy") if p.name not in skip):
         with open(path, "rb", buffering=0) as f:
             while f.readinto(buffer):
                 pass
